@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from store.db import get_engine
+from store.queue import ping_broker
+from store.storage import get_store
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+def ready() -> JSONResponse:
+    checks: dict[str, str] = {}
+    for name, probe in (
+        ("database", lambda: get_engine().connect().execute(text("SELECT 1")).close()),
+        ("broker", ping_broker),
+        ("storage", lambda: get_store().ping()),
+    ):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:  # report which dependency is down, never 500
+            checks[name] = f"unavailable: {exc.__class__.__name__}: {exc}"[:300]
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse(status_code=200 if ok else 503, content={"status": "ready" if ok else "not ready", **checks})

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from api import idempotency
+from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
+from api.schemas import JobCreate, JobEventPublic, JobEventsPublic, JobPublic, JobsPublic
+from store import services
+from store.db import get_sessionmaker
+from store.jobs import TERMINAL
+from store.models import Job, JobEvent
+
+router = APIRouter(tags=["jobs"])
+
+
+def job_public(job: Job) -> JobPublic:
+    out = JobPublic.model_validate(job)
+    out.preset = (job.params or {}).get("preset")
+    return out
+
+
+@router.post("/api/v1/projects/{project_id}/jobs", status_code=202, response_model=JobPublic)
+def create_job(
+    project: ProjectDep, body: JobCreate, session: SessionDep, key: CurrentKey, request: Request, idem: IdempotencyKey = None
+) -> JSONResponse:
+    created: list[Job] = []
+
+    def produce():  # type: ignore[no-untyped-def]
+        job = services.create_job(session, project, body.kind, body.model_dump(exclude_none=True))
+        created.append(job)
+        return 202, job_public(job)
+
+    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
+    # Create the row, commit, then send the task: the jobs table is the truth.
+    return idempotency.run(session, key, idem, fp, produce, after_commit=lambda: [services.submit(j) for j in created])
+
+
+@router.get("/api/v1/projects/{project_id}/jobs", response_model=JobsPublic)
+def list_jobs(project: ProjectDep, session: SessionDep) -> JobsPublic:
+    jobs = session.scalars(select(Job).where(Job.project_id == project.id).order_by(Job.created_at.desc())).all()
+    return JobsPublic(data=[job_public(j) for j in jobs], count=len(jobs))
+
+
+@router.get("/api/v1/jobs/{job_id}", response_model=JobPublic)
+def read_job(job_id: str, session: SessionDep, _key: CurrentKey) -> JobPublic:
+    return job_public(services.get_job(session, job_id))
+
+
+@router.post("/api/v1/jobs/{job_id}/cancel", status_code=202, response_model=JobPublic)
+def cancel_job(job_id: str, session: SessionDep, _key: CurrentKey) -> JobPublic:
+    job = services.cancel_job(session, services.get_job(session, job_id))
+    session.commit()
+    return job_public(job)
+
+
+@router.get("/api/v1/jobs/{job_id}/metrics", response_model=JobEventsPublic)
+def job_metrics(job_id: str, session: SessionDep, _key: CurrentKey) -> JobEventsPublic:
+    services.get_job(session, job_id)
+    events = session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.seq)).all()
+    return JobEventsPublic(data=[JobEventPublic.model_validate(e) for e in events], count=len(events))
+
+
+def _poll(job_id: str, after: int) -> tuple[list[dict], str, JobPublic]:
+    with get_sessionmaker()() as s:
+        job = services.get_job(s, job_id)
+        events = s.scalars(
+            select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after).order_by(JobEvent.seq)
+        ).all()
+        rows = [JobEventPublic.model_validate(e).model_dump(mode="json") for e in events]
+        return rows, job.state, job_public(job)
+
+
+@router.get("/api/v1/jobs/{job_id}/events", response_class=StreamingResponse)
+async def job_events(job_id: str, request: Request, _key: CurrentKey) -> StreamingResponse:
+    """Server-Sent Events: one ``data:`` line per progress event; ends when the job ends."""
+    await run_in_threadpool(_poll, job_id, 0)  # 404 before the stream starts
+
+    async def stream() -> AsyncIterator[str]:
+        last = 0
+        while True:
+            rows, state, job = await run_in_threadpool(_poll, job_id, last)
+            for row in rows:
+                last = row["seq"]
+                yield f"id: {row['seq']}\ndata: {json.dumps({**row, 'state': state})}\n\n"
+            if state in TERMINAL:
+                final = {"seq": last, "stage": job.stage, "progress": job.progress, "eta_s": 0,
+                         "metrics": job.metrics, "message": job.error or state, "state": state}
+                yield f"event: end\ndata: {json.dumps(final)}\n\n"
+                return
+            if await request.is_disconnected():
+                return
+            yield ": keep-alive\n\n"
+            await asyncio.sleep(0.5)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

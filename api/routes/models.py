@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import shutil
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+from starlette.background import BackgroundTask
+
+from api.deps import CurrentKey, ProjectDep, SessionDep
+from api.schemas import ModelPublic, ModelsPublic
+from store import services, volumes
+from store.models import Model, Project
+from store.settings import get_settings
+from store.storage import get_store
+
+router = APIRouter(tags=["models"])
+
+
+def model_public(session, model: Model) -> ModelPublic:  # type: ignore[no-untyped-def]
+    out = ModelPublic.model_validate(model)
+    project = session.get(Project, model.project_id)
+    active = project.active_model_id or services.newest_model_id(session, project.id)
+    out.is_active = active == model.id
+    return out
+
+
+@router.get("/api/v1/projects/{project_id}/models", response_model=ModelsPublic)
+def list_models(project: ProjectDep, session: SessionDep) -> ModelsPublic:
+    models = session.scalars(select(Model).where(Model.project_id == project.id).order_by(Model.created_at.desc())).all()
+    return ModelsPublic(data=[model_public(session, m) for m in models], count=len(models))
+
+
+@router.get("/api/v1/models/{model_id}", response_model=ModelPublic)
+def read_model(model_id: str, session: SessionDep, _key: CurrentKey) -> ModelPublic:
+    return model_public(session, services.get_model(session, model_id))
+
+
+@router.get("/api/v1/models/{model_id}/artifact", response_class=FileResponse)
+def model_artifact(model_id: str, session: SessionDep, _key: CurrentKey) -> FileResponse:
+    """The model folder as .tar.gz (unpack, then ``elsnet predict --model model/``)."""
+    model = services.get_model(session, model_id)
+    tmp = volumes.scratch_dir(get_settings().work_dir / "downloads")
+    path = get_store().get_to_path(model.artifact_key, tmp / f"elsnet-model-{model.id}.tar.gz")
+    return FileResponse(path, media_type="application/gzip", filename=path.name,
+                        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))

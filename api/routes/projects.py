@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from api import idempotency
+from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
+from api.schemas import ProjectCreate, ProjectPublic, ProjectsPublic, ProjectUpdate
+from store import services
+from store.models import Project
+
+router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
+
+
+def project_public(session, project: Project) -> ProjectPublic:  # type: ignore[no-untyped-def]
+    out = ProjectPublic.model_validate(project)
+    out.study_count = services.study_count(session, project.id)
+    return out
+
+
+@router.post("", status_code=201, response_model=ProjectPublic)
+def create_project(body: ProjectCreate, session: SessionDep, key: CurrentKey, request: Request, idem: IdempotencyKey = None) -> JSONResponse:
+    def produce():  # type: ignore[no-untyped-def]
+        project = services.create_project(session, body.name, body.labels, body.colors, body.auto_segment)
+        return 201, project_public(session, project)
+
+    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
+    return idempotency.run(session, key, idem, fp, produce)
+
+
+@router.get("", response_model=ProjectsPublic)
+def list_projects(session: SessionDep, _key: CurrentKey) -> ProjectsPublic:
+    projects = session.scalars(select(Project).order_by(Project.created_at.desc())).all()
+    return ProjectsPublic(data=[project_public(session, p) for p in projects], count=len(projects))
+
+
+@router.get("/{project_id}", response_model=ProjectPublic)
+def read_project(project: ProjectDep, session: SessionDep) -> ProjectPublic:
+    return project_public(session, project)
+
+
+@router.patch("/{project_id}", response_model=ProjectPublic)
+def update_project(project: ProjectDep, body: ProjectUpdate, session: SessionDep) -> ProjectPublic:
+    services.update_project(session, project, body.model_dump(exclude_unset=True))
+    session.commit()
+    return project_public(session, project)

@@ -1,0 +1,125 @@
+"""``elsnet demo``: start the service on the embedded default and drive the bundled CHAOS
+sample through the public REST API, as a user's script would: create a project, upload the
+studies, annotate the first one, train, and print per-organ Dice of the others' masks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+SAMPLE = ROOT / "samples" / "chaos_mr_t2"
+
+
+def _dice(a, b) -> float | None:  # type: ignore[no-untyped-def]
+    sa, sb = int(a.sum()), int(b.sum())
+    if sa == 0 and sb == 0:
+        return None
+    return 2.0 * int((a & b).sum()) / (sa + sb)
+
+
+def run_demo(port: int = 8000, preset: str = "fast", keep_serving: bool = True) -> int:
+    import httpx
+    import nibabel as nib
+    import numpy as np
+
+    env = dict(os.environ)
+    env.setdefault("ELSNET_HOME", str(ROOT / ".elsnet"))
+    key = env.setdefault("ELSNET_BOOTSTRAP_KEY", "demo-" + os.urandom(8).hex())
+    base = f"http://127.0.0.1:{port}"
+    print(f"[demo] starting the service at {base} (data in {env['ELSNET_HOME']})", flush=True)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "elsnet_cli.py"), "serve", "--port", str(port)], env=env, cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        headers = {"Authorization": f"Bearer {key}"}
+        client = httpx.Client(base_url=base, headers=headers, timeout=120)
+        for _ in range(240):
+            try:
+                if client.get("/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None:
+                print("[demo] the service failed to start", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        meta = json.loads((SAMPLE / "dataset.json").read_text())
+        labels = {k: v for k, v in meta["labels"].items() if k != "0"}
+        project = client.post("/api/v1/projects", json={"name": "CHAOS MR T2 sample", "labels": labels}).json()
+        pid = project["id"]
+        print(f"[demo] project {pid}: labels {labels}")
+        studies = {}
+        for case in meta["cases"]:
+            with open(SAMPLE / "images" / f"{case}.nii.gz", "rb") as fh:
+                r = client.post(f"/api/v1/projects/{pid}/studies", files={"file": (f"{case}.nii.gz", fh)})
+            r.raise_for_status()
+            studies[case] = r.json()["id"]
+            print(f"[demo] uploaded {case}: study {studies[case]} shape {r.json()['shape']}")
+        exemplar = meta["cases"][0]
+        with open(SAMPLE / "labels" / f"{exemplar}.nii.gz", "rb") as fh:
+            r = client.put(f"/api/v1/projects/{pid}/studies/{studies[exemplar]}/annotation",
+                           files={"file": (f"{exemplar}_label.nii.gz", fh)})
+        r.raise_for_status()
+        print(f"[demo] annotated {exemplar} (the exemplar)")
+        t0 = time.time()
+        job = client.post(f"/api/v1/projects/{pid}/jobs", json={"kind": "train", "preset": preset}).json()
+        print(f"[demo] training job {job['id']} (preset {preset}) ...")
+        last = ""
+        while True:
+            job = client.get(f"/api/v1/jobs/{job['id']}").json()
+            line = f"{job['state']:9s} {job['stage'] or '':13s} {100 * job['progress']:5.1f}%"
+            if job.get("eta_s"):
+                line += f"  eta {job['eta_s']:.0f}s"
+            if line != last:
+                print(f"[demo] {line}", flush=True)
+                last = line
+            if job["state"] in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(3)
+        if job["state"] != "succeeded":
+            print(f"[demo] training {job['state']}: {job['error']}", file=sys.stderr)
+            return 1
+        print(f"[demo] trained and segmented in {time.time() - t0:.0f} s")
+        per_class: dict[str, list[float]] = {v: [] for v in labels.values()}
+        for case in meta["cases"][1:]:
+            r = client.get(f"/api/v1/projects/{pid}/studies/{studies[case]}/mask")
+            r.raise_for_status()
+            pred = np.asanyarray(nib.Nifti1Image.from_bytes(r.content).dataobj)
+            truth = np.asanyarray(nib.load(str(SAMPLE / "labels" / f"{case}.nii.gz")).dataobj)
+            for k, name in labels.items():
+                d = _dice(pred == int(k), truth == int(k))
+                if d is not None:
+                    per_class[name].append(d)
+        print("[demo] Dice on the non-exemplar sample studies (3D, per organ):")
+        means = []
+        for name, vals in per_class.items():
+            if vals:
+                means.append(float(np.mean(vals)))
+                print(f"[demo]   {name:14s} {means[-1]:.3f}  (n={len(vals)})")
+        print(f"[demo]   {'mean':14s} {np.mean(means):.3f}")
+        print(f"[demo] the service is running at {base}/  (API docs: {base}/docs, API key: {key})")
+        if keep_serving:
+            print("[demo] press Ctrl-C to stop", flush=True)
+            server.wait()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGINT)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo())

@@ -1,0 +1,135 @@
+"""``elsnet`` command: service commands here, method commands in ``elsnet_core.cli``.
+
+    elsnet serve [--host 127.0.0.1] [--port 8000]   API + embedded Celery worker
+    elsnet worker [--queues train,infer]             a production Celery worker
+    elsnet migrate [--revision head]                 apply database migrations
+    elsnet create-key --name NAME [--admin]          print a new API key
+    elsnet demo [--port 8000] [--preset fast]        the bundled sample, end to end
+    elsnet fit | predict | bench ...                 the method (see `elsnet fit --help`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+SERVICE_COMMANDS = ("serve", "worker", "migrate", "create-key", "demo")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["ELSNET_HOME"] = str(Path(env.get("ELSNET_HOME", ".elsnet")).resolve())
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _migrate(revision: str = "head") -> None:
+    from store.migrate import upgrade
+
+    Path(_env()["ELSNET_HOME"]).mkdir(parents=True, exist_ok=True)
+    upgrade(revision=revision)
+
+
+def _worker_cmd(queues: str, concurrency: int, name: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+        "-Q", queues, "-c", str(concurrency), "-n", name, "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+    ]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    os.environ.update(_env())
+    _migrate()
+    home = Path(os.environ["ELSNET_HOME"])
+    log = open(home / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
+    worker = subprocess.Popen(
+        _worker_cmd("train,infer", 1, "embedded@%h"), env=_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    print(f"elsnet: embedded worker pid {worker.pid} (log: {home / 'worker.log'})", flush=True)
+    try:
+        import uvicorn
+
+        uvicorn.run("api.main:app", host=args.host, port=args.port, log_level="info")
+    finally:
+        try:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(worker.pid, signal.SIGKILL)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    os.environ.update(_env())
+    os.execv(sys.executable, _worker_cmd(args.queues, args.concurrency, args.name))
+    return 0  # pragma: no cover
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _migrate(args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def cmd_create_key(args: argparse.Namespace) -> int:
+    os.environ.update(_env())
+    _migrate()
+    from store.auth import create_key
+    from store.db import session_scope
+
+    with session_scope() as s:
+        key = create_key(s, args.name, is_admin=args.admin)
+    print(key)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from demo import run_demo
+
+    return run_demo(port=args.port, preset=args.preset, keep_serving=not args.no_keep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in SERVICE_COMMANDS:
+        if argv and argv[0] in ("-h", "--help"):
+            print(__doc__)
+            return 0
+        from elsnet_core.cli import main as core_main
+
+        return int(core_main(argv) or 0)
+    p = argparse.ArgumentParser(prog="elsnet")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="API + embedded worker on the embedded default")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+    w = sub.add_parser("worker", help="a Celery worker (production)")
+    w.add_argument("--queues", default="train,infer")
+    w.add_argument("--concurrency", type=int, default=1)
+    w.add_argument("--name", default="elsnet@%h")
+    w.set_defaults(func=cmd_worker)
+    m = sub.add_parser("migrate", help="apply database migrations")
+    m.add_argument("--revision", default="head")
+    m.set_defaults(func=cmd_migrate)
+    k = sub.add_parser("create-key", help="create an API key and print it once")
+    k.add_argument("--name", default="cli")
+    k.add_argument("--admin", action="store_true")
+    k.set_defaults(func=cmd_create_key)
+    d = sub.add_parser("demo", help="run the bundled CHAOS sample through the REST API")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--preset", default="fast")
+    d.add_argument("--no-keep", action="store_true", help="stop the service after the demo")
+    d.set_defaults(func=cmd_demo)
+    args = p.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Celery configuration shared by the API (which only sends tasks by name) and the worker.
+
+Jobs live in the database; Celery is transport. Tasks take ids only.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from celery import Celery
+from kombu import Queue
+
+from store.settings import Settings, get_settings
+
+TRAIN_QUEUE = "train"
+INFER_QUEUE = "infer"
+TASK_FOR_KIND = {"train": ("elsnet.train", TRAIN_QUEUE), "infer": ("elsnet.infer", INFER_QUEUE)}
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("elsnet", broker=settings.broker_url)
+    transport_options: dict[str, object] = {"visibility_timeout": settings.visibility_timeout_s}
+    if settings.is_embedded_broker:
+        folder = settings.broker_folder
+        for sub in ("in", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        transport_options = {
+            "data_folder_in": str(folder / "in"),
+            "data_folder_out": str(folder / "in"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    app.conf.update(
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_max_tasks_per_child=1,  # a fresh process per job frees all (GPU) memory
+        task_queues=[Queue(TRAIN_QUEUE), Queue(INFER_QUEUE)],
+        task_default_queue=INFER_QUEUE,
+        task_routes={"elsnet.train": {"queue": TRAIN_QUEUE}, "elsnet.infer": {"queue": INFER_QUEUE}},
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_serializer="json",
+        accept_content=["json"],
+    )
+    return app
+
+
+@lru_cache
+def get_celery() -> Celery:
+    return make_celery(get_settings())
+
+
+def enqueue_job(job_id: str, kind: str, attempt: int) -> None:
+    name, queue = TASK_FOR_KIND[kind]
+    get_celery().send_task(name, kwargs={"job_id": job_id, "attempt": attempt}, queue=queue)
+
+
+def ping_broker() -> None:
+    settings = get_settings()
+    if settings.is_embedded_broker:
+        if not (settings.broker_folder / "in").is_dir():
+            raise OSError(f"broker folder {settings.broker_folder} missing")
+        return
+    with get_celery().connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=3)

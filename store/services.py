@@ -1,0 +1,262 @@
+"""Operations on projects, studies, annotations, jobs and models (no HTTP, no torch).
+
+The API's routes are thin wrappers over these; raising store.errors classes for bad input.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from store import volumes
+from store.errors import BadInput, Conflict, NotFound
+from store.jobs import TERMINAL, request_cancel
+from store.models import Job, Mask, Model, Project, Study, new_id, utcnow
+from store.queue import enqueue_job
+from store.settings import get_settings
+from store.storage import get_store
+
+log = logging.getLogger(__name__)
+
+PRESETS = ("tiny", "fast", "full")
+DEFAULT_COLORS = [
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+    "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000",
+]
+
+
+# projects -------------------------------------------------------------------
+def normalise_labels(labels: dict[str, str]) -> dict[str, str]:
+    if not labels:
+        raise BadInput("labels must name at least one organ, e.g. {\"1\": \"liver\"}")
+    out: dict[str, str] = {}
+    for k, v in labels.items():
+        try:
+            value = int(k)
+        except (TypeError, ValueError):
+            raise BadInput(f"label key {k!r} is not an integer; use {{\"1\": \"liver\", ...}}") from None
+        if not 1 <= value <= 254:
+            raise BadInput(f"label value {value} out of range; organ labels are 1..254 (0 = background, 255 = not annotated)")
+        if not str(v).strip():
+            raise BadInput(f"label {value} has an empty name")
+        out[str(value)] = str(v).strip()
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
+def create_project(session: Session, name: str, labels: dict[str, str], colors: dict[str, str] | None, auto_segment: bool) -> Project:
+    labels = normalise_labels(labels)
+    cols = {k: DEFAULT_COLORS[(int(k) - 1) % len(DEFAULT_COLORS)] for k in labels}
+    for k, c in (colors or {}).items():
+        if k not in labels:
+            raise BadInput(f"colour given for label {k!r}, which is not one of the project's labels")
+        cols[k] = c
+    project = Project(name=name.strip(), labels=labels, colors=cols, auto_segment=auto_segment)
+    session.add(project)
+    session.flush()
+    return project
+
+
+def get_project(session: Session, project_id: str) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"project {project_id} not found")
+    return project
+
+
+def study_count(session: Session, project_id: str) -> int:
+    return int(session.scalar(select(func.count()).select_from(Study).where(Study.project_id == project_id)) or 0)
+
+
+def update_project(session: Session, project: Project, changes: dict[str, Any]) -> Project:
+    if "active_model_id" in changes:
+        mid = changes["active_model_id"]
+        if mid is not None:
+            model = session.get(Model, mid)
+            if model is None or model.project_id != project.id:
+                raise NotFound(f"model {mid} not found in project {project.id}")
+        project.active_model_id = mid
+    if changes.get("auto_segment") is not None:
+        project.auto_segment = bool(changes["auto_segment"])
+    if changes.get("colors"):
+        for k, _c in changes["colors"].items():
+            if k not in project.labels:
+                raise BadInput(f"colour given for label {k!r}, which is not one of the project's labels")
+        project.colors = {**project.colors, **changes["colors"]}
+    return project
+
+
+# studies --------------------------------------------------------------------
+def get_study(session: Session, project: Project, study_id: str) -> Study:
+    study = session.get(Study, study_id)
+    if study is None or study.project_id != project.id:
+        raise NotFound(f"study {study_id} not found in project {project.id}")
+    return study
+
+
+def add_study(
+    session: Session, project: Project, files: list[tuple[str, Path]], sha256: str, size: int, modality: str | None
+) -> tuple[Study, bool]:
+    """Ingest an upload; returns (study, created). Same bytes again -> the existing study."""
+    existing = session.scalar(select(Study).where(Study.project_id == project.id, Study.sha256 == sha256))
+    if existing is not None:
+        return existing, False
+    settings = get_settings()
+    work = volumes.scratch_dir(settings.work_dir / "uploads")
+    try:
+        vol = volumes.ingest_upload(files, work, modality=modality, max_bytes=settings.max_upload_bytes)
+        study_id = new_id()
+        prefix = f"projects/{project.id}/studies/{study_id}"
+        store = get_store()
+        originals = []
+        for i, (name, path) in enumerate(files):
+            key = f"{prefix}/original/{i:04d}_{Path(name).name or 'upload'}"
+            store.put_file(key, path)
+            originals.append(key)
+        store.put_file(f"{prefix}/volume.nii.gz", vol.path)
+        study = Study(
+            id=study_id, project_id=project.id, name=vol.name, modality=vol.modality,
+            source_format=vol.source_format, shape=list(vol.shape), spacing=list(vol.spacing),
+            affine=vol.affine, sha256=sha256, size_bytes=size, original_keys=originals,
+            volume_key=f"{prefix}/volume.nii.gz",
+        )
+        session.add(study)
+        try:
+            session.flush()
+        except IntegrityError:  # a concurrent upload of the same bytes won the race
+            session.rollback()
+            store.delete_prefix(prefix)
+            winner = session.scalar(select(Study).where(Study.project_id == project.id, Study.sha256 == sha256))
+            if winner is None:
+                raise
+            return winner, False
+        return study, True
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def set_annotation(session: Session, project: Project, study: Study, upload: Path) -> Study:
+    settings = get_settings()
+    work = volumes.scratch_dir(settings.work_dir / "uploads")
+    try:
+        out = work / "annotation.nii.gz"
+        n_slices = volumes.validate_annotation(
+            upload, study.shape, study.affine, {int(k) for k in project.labels}, out
+        )
+        # a new object per version: the previous annotation stays intact until the row points here
+        key = f"projects/{project.id}/studies/{study.id}/annotation/{new_id()}.nii.gz"
+        get_store().put_file(key, out)
+        study.annotation_key = key
+        study.annotated_slices = n_slices
+        study.annotated_at = utcnow()
+        return study
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def annotation_from_mask(session: Session, project: Project, study: Study, model_id: str | None) -> Study:
+    mask = pick_mask(session, project, study, model_id)
+    settings = get_settings()
+    work = volumes.scratch_dir(settings.work_dir / "uploads")
+    try:
+        path = get_store().get_to_path(mask.key, work / "mask.nii.gz")
+        return set_annotation(session, project, study, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def pick_mask(session: Session, project: Project, study: Study, model_id: str | None) -> Mask:
+    q = select(Mask).where(Mask.study_id == study.id)
+    if model_id:
+        if session.get(Model, model_id) is None:
+            raise NotFound(f"model {model_id} not found")
+        mask = session.scalar(q.where(Mask.model_id == model_id))
+        if mask is None:
+            raise NotFound(f"model {model_id} has not segmented study {study.id}; run an infer job with it")
+        return mask
+    if project.active_model_id:
+        mask = session.scalar(q.where(Mask.model_id == project.active_model_id))
+        if mask is not None:
+            return mask
+    mask = session.scalar(q.order_by(Mask.created_at.desc()))
+    if mask is None:
+        raise NotFound(
+            f"study {study.id} has no mask yet: train a model (POST /api/v1/projects/{project.id}/jobs) "
+            "or run an infer job, then poll the job until it succeeds"
+        )
+    return mask
+
+
+def latest_mask(session: Session, study: Study) -> Mask | None:
+    return session.scalar(select(Mask).where(Mask.study_id == study.id).order_by(Mask.created_at.desc()))
+
+
+# jobs -----------------------------------------------------------------------
+def create_job(session: Session, project: Project, kind: str, params: dict[str, Any]) -> Job:
+    if kind == "train":
+        preset = params.get("preset") or "fast"
+        if preset not in PRESETS:
+            raise BadInput(f"preset must be one of {list(PRESETS)}, got {preset!r}")
+        n_ex = session.scalar(
+            select(func.count()).select_from(Study).where(Study.project_id == project.id, Study.annotation_key.is_not(None))
+        )
+        if not n_ex:
+            raise BadInput(
+                "the project has no exemplar yet: annotate one study first "
+                "(PUT /api/v1/projects/{project_id}/studies/{study_id}/annotation)"
+            )
+        clean: dict[str, Any] = {"preset": preset, "seed": int(params.get("seed") or 0)}
+    elif kind == "infer":
+        model_id = params.get("model_id") or project.active_model_id or newest_model_id(session, project.id)
+        if not model_id:
+            raise BadInput("the project has no model yet: run a train job first")
+        model = session.get(Model, model_id)
+        if model is None or model.project_id != project.id:
+            raise NotFound(f"model {model_id} not found in project {project.id}")
+        study_ids = params.get("study_ids")
+        if not study_ids:
+            study_ids = [s.id for s in session.scalars(select(Study).where(Study.project_id == project.id))]
+        for sid in study_ids:
+            get_study(session, project, sid)
+        clean = {"model_id": model_id, "study_ids": list(study_ids)}
+    else:
+        raise BadInput(f"kind must be 'train' or 'infer', got {kind!r}")
+    job = Job(project_id=project.id, kind=kind, params=clean, state="queued", model_id=clean.get("model_id"))
+    session.add(job)
+    session.flush()
+    return job
+
+
+def submit(job: Job) -> None:
+    """Send a committed job to its queue (call after the commit)."""
+    enqueue_job(job.id, job.kind, job.attempts + 1)
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found")
+    return job
+
+
+def cancel_job(session: Session, job: Job) -> Job:
+    if job.state in TERMINAL and job.state != "cancelled":
+        raise Conflict(f"job {job.id} already {job.state}; only queued or running jobs can be cancelled")
+    request_cancel(session, job)
+    return job
+
+
+def newest_model_id(session: Session, project_id: str) -> str | None:
+    return session.scalar(select(Model.id).where(Model.project_id == project_id).order_by(Model.created_at.desc()))
+
+
+def get_model(session: Session, model_id: str) -> Model:
+    model = session.get(Model, model_id)
+    if model is None:
+        raise NotFound(f"model {model_id} not found")
+    return model

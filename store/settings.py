@@ -1,0 +1,81 @@
+"""Deployment settings, read from environment variables (one class for the whole service).
+
+Embedded default (no variables set): SQLite file, local folder object store and kombu's
+filesystem broker, all under ``ELSNET_HOME`` (default ``./.elsnet``). Production switches by
+environment variables alone:
+
+- ``DATABASE_URL``  e.g. ``postgresql+psycopg://user:pw@db:5432/elsnet``
+- ``BROKER_URL``    e.g. ``redis://redis:6379/0``
+- ``STORAGE_URL``   e.g. ``s3://bucket/prefix`` (with ``S3_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``,
+  ``AWS_SECRET_ACCESS_KEY``) or ``file:///var/lib/elsnet/objects``
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ELSNET_", extra="ignore", frozen=True)
+
+    env: Literal["development", "production", "test"] = "development"
+    home: Path = Path(".elsnet")
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "ELSNET_DATABASE_URL")
+    )
+    broker_url: str = Field(default="", validation_alias=AliasChoices("BROKER_URL", "ELSNET_BROKER_URL"))
+    storage_url: str = Field(
+        default="", validation_alias=AliasChoices("STORAGE_URL", "ELSNET_STORAGE_URL")
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("S3_ENDPOINT_URL", "ELSNET_S3_ENDPOINT_URL")
+    )
+    bootstrap_key: str | None = None
+    max_upload_bytes: int = 2 * 1024**3
+    work_dir: Path | None = None
+    frontend_dir: Path | None = None
+    device: str = "auto"
+    # Jobs: a running job whose heartbeat is older than this is presumed dead and requeued.
+    heartbeat_interval_s: float = 5.0
+    heartbeat_timeout_s: float = 120.0
+    reaper_interval_s: float = 15.0
+    job_max_attempts: int = 3
+    # Must exceed the longest job (Redis redelivers unacked messages after this).
+    visibility_timeout_s: int = 12 * 3600
+
+    @model_validator(mode="after")
+    def _defaults_and_production_guard(self) -> Settings:
+        home = self.home.resolve()
+        object.__setattr__(self, "home", home)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{home / 'elsnet.db'}")
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", "filesystem://")
+        if not self.storage_url:
+            object.__setattr__(self, "storage_url", (home / "objects").as_uri())
+        if self.work_dir is None:
+            object.__setattr__(self, "work_dir", home / "work")
+        if self.env == "production":
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("ELSNET_ENV=production needs DATABASE_URL (PostgreSQL), not SQLite")
+            if self.broker_url.startswith("filesystem"):
+                raise ValueError("ELSNET_ENV=production needs BROKER_URL (e.g. redis://...)")
+        return self
+
+    @property
+    def broker_folder(self) -> Path:
+        return self.home / "broker"
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return self.broker_url.startswith("filesystem")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,42 @@
+"""The worker's Celery app: ``celery -A worker.celery_app worker -Q train,infer``."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+from celery.signals import worker_ready, worker_shutdown
+
+from store.queue import make_celery
+from store.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+app = make_celery(get_settings())
+app.conf.imports = ["worker.tasks"]
+
+_stop_reaper = threading.Event()
+
+
+def _reaper_loop() -> None:
+    from worker.reaper import reap_once
+
+    settings = get_settings()
+    while not _stop_reaper.is_set():
+        try:
+            reap_once()
+        except Exception:  # the reaper must never kill the worker; it retries next tick
+            log.exception("reaper tick failed")
+        _stop_reaper.wait(settings.reaper_interval_s)
+
+
+@worker_ready.connect
+def _start_reaper(**_: object) -> None:
+    threading.Thread(target=_reaper_loop, name="elsnet-reaper", daemon=True).start()
+    log.info("worker ready on %s; reaper started", socket.gethostname())
+
+
+@worker_shutdown.connect
+def _stop(**_: object) -> None:
+    _stop_reaper.set()

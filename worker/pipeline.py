@@ -1,0 +1,276 @@
+"""Train and infer jobs: load the job by id -> call elsnet_core -> store model and masks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tarfile
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from store.db import session_scope
+from store.errors import NotFound
+from store.jobs import TERMINAL, add_event, claim
+from store.models import Job, Mask, Model, Project, Study, new_id, utcnow
+from store.queue import enqueue_job
+from store.settings import get_settings
+from store.storage import get_store
+from worker.progress import JobReporter
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
+
+
+class UserError(Exception):
+    """The project's data cannot be used as it is (fails at once, no retry)."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(job_id: str, attempt: int) -> None:
+    settings = get_settings()
+    me = worker_name()
+    with session_scope() as s:
+        job = claim(s, job_id, attempt, me)
+        if job is None:
+            log.info("job %s attempt %d: not claimable (already handled or cancelled)", job_id, attempt)
+            return
+        kind = job.kind
+    log.info("job %s (%s) attempt %d started on %s", job_id, kind, attempt, me)
+    from elsnet_core.errors import Cancelled, InvalidInput
+
+    work = settings.work_dir / "jobs" / job_id  # kept across attempts: checkpoints live here
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        with JobReporter(job_id, me) as reporter:
+            if kind == "train":
+                _train(job_id, work, reporter)
+            else:
+                _infer(job_id, work, reporter)
+        _finish(job_id, "succeeded")
+        shutil.rmtree(work, ignore_errors=True)
+    except Cancelled:
+        log.info("job %s cancelled; cleaning partial artefacts", job_id)
+        _cleanup_partial(job_id)
+        shutil.rmtree(work, ignore_errors=True)
+    except (InvalidInput, UserError, NotFound) as exc:
+        _finish(job_id, "failed", str(exc))
+        shutil.rmtree(work, ignore_errors=True)
+    except TRANSIENT as exc:
+        _retry_or_fail(job_id, kind, attempt, exc)
+    except Exception as exc:
+        log.exception("job %s crashed", job_id)
+        _finish(job_id, "failed", f"internal error: {exc.__class__.__name__}: {exc}")
+        _cleanup_partial(job_id)
+        shutil.rmtree(work, ignore_errors=True)
+    finally:
+        _free_device_memory()
+
+
+def _free_device_memory() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+def _retry_or_fail(job_id: str, kind: str, attempt: int, exc: Exception) -> None:
+    settings = get_settings()
+    log.warning("job %s attempt %d: transient error %s", job_id, attempt, exc)
+    for _ in range(5):  # the database itself may be what is flaky
+        try:
+            with session_scope() as s:
+                job = s.get(Job, job_id)
+                if job is None or job.state in TERMINAL:
+                    return
+                if attempt >= settings.job_max_attempts:
+                    job.state, job.finished_at = "failed", utcnow()
+                    job.error = f"gave up after {attempt} attempts; last error: {exc}"
+                    return
+                job.state = "queued"
+            time.sleep(min(60, 2**attempt))
+            enqueue_job(job_id, kind, attempt + 1)
+            return
+        except TRANSIENT:
+            time.sleep(2)
+
+
+def _finish(job_id: str, state: str, error: str | None = None) -> None:
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.state in TERMINAL:
+            return
+        if state == "succeeded":
+            add_event(s, job, stage=job.stage, progress=1.0, eta_s=0.0, message="done")
+        job.state = state
+        job.error = error
+        job.finished_at = utcnow()
+
+
+def _cleanup_partial(job_id: str) -> None:
+    """Remove objects of a model that never got registered (cancel / crash mid-upload)."""
+    store = get_store()
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        pending = (job.params or {}).get("pending_model_id") if job else None
+        registered = pending and s.get(Model, pending) is not None
+    if pending and not registered:
+        store.delete_prefix(f"models/{pending}")
+
+
+def _download_study(study: Study, dest: Path) -> Path:
+    return get_store().get_to_path(study.volume_key, dest)
+
+
+def _train(job_id: str, work: Path, reporter: JobReporter) -> None:
+    from elsnet_core import fit
+
+    settings = get_settings()
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        project = s.get(Project, job.project_id)
+        assert project is not None
+        studies = s.scalars(select(Study).where(Study.project_id == project.id).order_by(Study.created_at)).all()
+        preset = str(job.params.get("preset", "fast"))
+        seed = int(job.params.get("seed", 0))
+        labels = {int(k): v for k, v in project.labels.items()}
+        model_id = job.params.get("pending_model_id") or new_id()
+        job.params = {**job.params, "pending_model_id": model_id}
+        add_event(s, job, stage="synthesis", progress=0.0, message="downloading studies")
+    exemplars = [st for st in studies if st.annotation_key]
+    if not exemplars:
+        raise UserError("the project has no exemplar: annotate at least one study (PUT .../annotation)")
+
+    inputs = work / "inputs"
+    ex_pairs, unlabeled = [], []
+    for st in studies:
+        img = inputs / f"{st.id}.nii.gz"
+        if not img.exists():
+            _download_study(st, img)
+        if st.annotation_key:
+            lbl = inputs / f"{st.id}_label.nii.gz"
+            get_store().get_to_path(st.annotation_key, lbl)
+            ex_pairs.append((img, lbl))
+        else:
+            unlabeled.append(img)
+
+    model_dir = work / "model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    reporter.span = (0.0, 0.9)
+    result = fit(
+        exemplars=ex_pairs, unlabeled=unlabeled, out_dir=model_dir, preset=preset,
+        device=settings.device, seed=seed, labels=labels, work_dir=work / "checkpoints",
+        progress=reporter.on_fit_event, should_stop=reporter.should_stop,
+    )
+    archive = work / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(model_dir, arcname="model")
+    key = f"models/{model_id}/model.tar.gz"
+    get_store().put_file(key, archive)
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        s.add(
+            Model(
+                id=model_id, project_id=job.project_id, job_id=job_id, artifact_key=key,
+                config=_jsonable(result.config),
+                metrics={**_jsonable(result.metrics), "fit_seconds": float(result.fit_seconds), "device": str(result.device)},
+                exemplar_study_ids=[st.id for st in exemplars],
+            )
+        )
+        job.model_id = model_id
+    reporter.span = (0.9, 1.0)
+    _segment(job_id, model_id, model_dir, [st.id for st in studies], work, reporter)
+
+
+def _jsonable(obj: object) -> dict:
+    import json
+
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _model_dir(model_id: str, work: Path) -> Path:
+    with session_scope() as s:
+        model = s.get(Model, model_id)
+        if model is None:
+            raise NotFound(f"model {model_id} not found")
+        key = model.artifact_key
+    archive = get_store().get_to_path(key, work / "model.tar.gz")
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(work, filter="data")
+    return work / "model"
+
+
+def _segment(job_id: str, model_id: str, model_dir: Path, study_ids: list[str], work: Path, reporter: JobReporter) -> None:
+    from elsnet_core import Predictor
+    from elsnet_core.errors import Cancelled
+
+    predictor = Predictor.load(model_dir, device=get_settings().device)
+    store = get_store()
+    t0 = time.monotonic()
+    for i, sid in enumerate(study_ids):
+        if reporter.should_stop():
+            raise Cancelled("cancelled during segmentation")
+        with session_scope() as s:
+            study = s.get(Study, sid)
+            if study is None:
+                continue
+            shape, affine, vkey = list(study.shape), np.asarray(study.affine), study.volume_key
+        img = work / "segment" / f"{sid}.nii.gz"
+        store.get_to_path(vkey, img)
+        pred = predictor.predict_file(img)
+        if tuple(pred.labels.shape) != tuple(shape):
+            raise RuntimeError(f"prediction shape {pred.labels.shape} != study shape {shape}")
+        out_img = nib.Nifti1Image(pred.labels.astype(np.uint8), affine)
+        out_img.set_qform(affine, code=1)
+        out_img.set_sform(affine, code=1)
+        out = work / "segment" / f"{sid}_mask.nii.gz"
+        nib.save(out_img, str(out))
+        key = f"masks/{sid}/{model_id}.nii.gz"
+        store.put_file(key, out)
+        with session_scope() as s:
+            existing = s.scalar(select(Mask).where(Mask.study_id == sid, Mask.model_id == model_id))
+            if existing is None:
+                s.add(
+                    Mask(
+                        study_id=sid, model_id=model_id, job_id=job_id, key=key,
+                        confidence=float(pred.confidence),
+                        class_volumes_ml={str(k): float(v) for k, v in pred.class_volumes_ml.items()},
+                    )
+                )
+        done = (i + 1) / len(study_ids)
+        elapsed = time.monotonic() - t0
+        reporter.report(
+            "segment", done, eta_s=elapsed / done * (1 - done),
+            metrics={"confidence": float(pred.confidence)}, message=f"segmented {i + 1}/{len(study_ids)}",
+            force=True,
+        )
+
+
+def _infer(job_id: str, work: Path, reporter: JobReporter) -> None:
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        model_id = job.params.get("model_id") or job.model_id
+        study_ids = list(job.params.get("study_ids") or [])
+        job.model_id = model_id
+        add_event(s, job, stage="segment", progress=0.0, message="loading model")
+    if not model_id:
+        raise UserError("no model to segment with: train one first")
+    model_dir = _model_dir(model_id, work)
+    _segment(job_id, model_id, model_dir, study_ids, work, reporter)
