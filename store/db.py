@@ -53,11 +53,15 @@ def session_scope() -> Iterator[Session]:
 
 
 def reset_caches() -> None:
-    """Forget the cached settings/engine (tests that switch databases)."""
+    """Forget the cached settings, engine, storage and Celery client (tests switch them)."""
+    from store.queue import get_celery
     from store.settings import get_settings as gs
+    from store.storage import get_store
 
     if get_engine.cache_info().currsize:
         get_engine().dispose()
     get_engine.cache_clear()
     get_sessionmaker.cache_clear()
     gs.cache_clear()
+    get_store.cache_clear()
+    get_celery.cache_clear()

@@ -63,6 +63,7 @@ def enqueue_job(job_id: str, kind: str, attempt: int) -> None:
 def ping_broker() -> None:
     settings = get_settings()
     if settings.is_embedded_broker:
+        get_celery()  # creates the broker folders
         if not (settings.broker_folder / "in").is_dir():
             raise OSError(f"broker folder {settings.broker_folder} missing")
         return

@@ -23,7 +23,8 @@ router = APIRouter(prefix="/api/v1/projects/{project_id}/studies", tags=["studie
 
 
 def study_public(session, study: Study) -> StudyPublic:  # type: ignore[no-untyped-def]
-    out = StudyPublic.model_validate({**study.__dict__, "is_exemplar": study.annotation_key is not None})
+    fields = {f: getattr(study, f) for f in StudyPublic.model_fields if f not in ("is_exemplar", "mask")}
+    out = StudyPublic.model_validate({**fields, "is_exemplar": study.annotation_key is not None})
     mask = services.latest_mask(session, study)
     if mask is not None:
         out.mask = MaskInfo(model_id=mask.model_id, confidence=mask.confidence, created_at=mask.created_at)
@@ -35,7 +36,8 @@ def _spool(uploads: list[UploadFile], dest: Path, limit: int) -> tuple[list[tupl
     files, total, h = [], 0, hashlib.sha256()
     for i, up in enumerate(sorted(uploads, key=lambda u: u.filename or "")):
         name = Path(up.filename or f"upload{i}").name
-        path = dest / f"{i:05d}"
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-120:] or "upload"
+        path = dest / f"{i:05d}_{safe}"
         with open(path, "wb") as out:
             while chunk := up.file.read(1024 * 1024):
                 total += len(chunk)
@@ -134,10 +136,9 @@ def put_annotation(
     try:
         files, _, _ = _spool([file], tmp, settings.max_upload_bytes)
         name, path = files[0]
-        suffix = ".nii.gz" if name.lower().endswith(".gz") else ".nii"
-        named = path.with_name("annotation" + suffix)
-        path.rename(named)
-        services.set_annotation(session, project, study, named)
+        if not (name.lower().endswith(".nii") or name.lower().endswith(".nii.gz")):
+            raise BadInput(f"annotation '{name}' must be a NIfTI file (.nii or .nii.gz)")
+        services.set_annotation(session, project, study, path)
         session.commit()
         return study_public(session, study)
     finally:

@@ -1,0 +1,82 @@
+"""Test data factories: small NIfTI volumes and DICOM series written with the real libraries."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+AFFINE = np.array([[-1.5, 0, 0, 90.0], [0, 1.5, 0, -60.0], [0, 0, 4.0, 12.0], [0, 0, 0, 1]])
+
+
+def volume(shape=(24, 20, 6), seed=0) -> np.ndarray:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    return (rng.random(shape) * 100).astype(np.float32)
+
+
+def nifti_bytes(data: np.ndarray, affine: np.ndarray = AFFINE, gz: bool = True) -> bytes:
+    img = nib.Nifti1Image(data, affine)
+    img.set_sform(affine, code=1)
+    img.set_qform(affine, code=1)
+    return (gzip_bytes(img.to_bytes())) if gz else img.to_bytes()
+
+
+def gzip_bytes(raw: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(raw, compresslevel=1)
+
+
+def label_map(shape=(24, 20, 6), value=1, unannotated=False) -> np.ndarray:  # type: ignore[no-untyped-def]
+    lab = np.full(shape, 255 if unannotated else 0, dtype=np.uint8)
+    lab[:, :, 2] = 0
+    lab[5:12, 6:14, 2] = value
+    return lab
+
+
+def dicom_series(n: int = 4, rows: int = 16, cols: int = 12, series_uid: str | None = None, pixels: bool = True) -> list[bytes]:
+    """``n`` MR slices of one series (1 mm pixels, 3 mm apart), as DICOM Part-10 bytes."""
+    series_uid = series_uid or generate_uid()
+    study_uid, frame_uid = generate_uid(), generate_uid()
+    out = []
+    for i in range(n):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = MRImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(f"slice{i}.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
+        ds.PatientName, ds.PatientID, ds.Modality = "Test^Phantom", "P1", "MR"
+        ds.InstanceNumber = i + 1
+        ds.ImagePositionPatient = [0.0, 0.0, 3.0 * i]
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        ds.PixelSpacing, ds.SliceThickness = [1.0, 1.0], 3.0
+        if pixels:
+            ds.Rows, ds.Columns = rows, cols
+            ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+            ds.PixelData = (np.arange(rows * cols, dtype=np.uint16).reshape(rows, cols) + 10 * i).tobytes()
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        out.append(buf.getvalue())
+    return out
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
