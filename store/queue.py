@@ -22,13 +22,14 @@ def make_celery(settings: Settings) -> Celery:
     transport_options: dict[str, object] = {"visibility_timeout": settings.visibility_timeout_s}
     if settings.is_embedded_broker:
         folder = settings.broker_folder
-        for sub in ("in", "processed"):
+        for sub in ("in", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         transport_options = {
             "data_folder_in": str(folder / "in"),
             "data_folder_out": str(folder / "in"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
+            "control_folder": str(folder / "control"),
         }
     app.conf.update(
         broker_transport_options=transport_options,
