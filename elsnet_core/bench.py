@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "METHODS",
     "Split",
+    "format_markdown",
+    "format_table",
     "main",
     "protocol_split",
     "select_annotated_slice",
@@ -398,6 +400,46 @@ def format_table(report: dict[str, Any]) -> str:
         + "".join(_fmt((res[m].get("loadavg_end") or [None])[0], 2).rjust(width) for m in methods)
     )
     return "\n".join(lines)
+
+
+def format_markdown(report: dict[str, Any]) -> str:
+    """Markdown table of a bench report (rows = classes and summary lines, one column per
+    method), for ``docs/benchmarks.md``."""
+    methods = [m for m in METHODS if m in report["methods"]]
+    res = report["methods"]
+    head = "| | " + " | ".join(methods) + " |\n|---|" + "---|" * len(methods)
+    rows = [head]
+
+    def row(label: str, values: list[str]) -> None:
+        rows.append(f"| {label} | " + " | ".join(values) + " |")
+
+    row("**mean Dice**", [f"**{_fmt(res[m]['mean_dice'])}**" for m in methods])
+    if any("subset_mean_dice" in res[m] for m in methods):
+        row(
+            "**8-organ mean Dice**",
+            [f"**{_fmt(res[m].get('subset_mean_dice'))}**" for m in methods],
+        )
+    for name in report["classes"].values():
+        row(name, [_fmt(res[m]["dice"].get(name)) for m in methods])
+    row("mean HD95 mm (finite)", [_fmt(res[m]["mean_hd95"], 1) for m in methods])
+    row(
+        "HD95 undefined (class missing)",
+        [str(sum(res[m]["hd95_missing"].values())) for m in methods],
+    )
+    row("fit s", [_fmt(res[m]["fit_seconds"], 0) for m in methods])
+    row("predict s (all test cases)", [_fmt(res[m]["predict_seconds"], 0) for m in methods])
+    row("device", [str(res[m]["device"]) for m in methods])
+    row("torch threads", [str(res[m].get("torch_threads") or "-") for m in methods])
+    row(
+        "load avg 1-min (start/end)",
+        [
+            f"{_fmt((res[m].get('loadavg_start') or [None])[0], 1)}/"
+            f"{_fmt((res[m].get('loadavg_end') or [None])[0], 1)}"
+            for m in methods
+        ],
+    )
+    row("commit", [str(res[m].get("git_commit") or "-")[:8] for m in methods])
+    return "\n".join(rows)
 
 
 # ---- CLI ------------------------------------------------------------------------------------
