@@ -607,7 +607,7 @@ $$('#tool-buttons button').forEach((b) => b.addEventListener('click', () => setT
 function setBrush(r) {
   state.brush = Math.max(0, Math.min(20, r))
   $('#brush-size').value = state.brush
-  $('#brush-size-val').textContent = `${2 * state.brush + 1} voxels`
+  $('#brush-size-val').textContent = `${2 * state.brush + 1} voxel${state.brush ? 's' : ''} wide`
 }
 $('#brush-size').addEventListener('input', (e) => setBrush(+e.target.value))
 setBrush(2)

@@ -134,7 +134,13 @@ export class Viewer {
     this._renderQueued = true
     requestAnimationFrame(() => {
       this._renderQueued = false
-      this.nv.updateGLVolume()
+      const nv = this.nv
+      const idx = nv.volumes.indexOf(this.overlay)
+      if (idx === 1 && nv.volumes.length === 2) {
+        // only the label layer changed: re-upload it alone (the background stays as it is)
+        nv.refreshLayers(this.overlay, 1)
+        nv.drawScene()
+      } else nv.updateGLVolume()
     })
   }
 

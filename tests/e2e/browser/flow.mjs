@@ -1,0 +1,229 @@
+// End-to-end flow of the web page in headless Chromium (driven by tests/e2e/test_browser.py).
+//
+// Env: ELSNET_URL (service base URL), ELSNET_KEY (API key), ELSNET_SAMPLES (paths, joined by
+// the OS path separator ':'; the first is annotated), ELSNET_SHOTS (folder for screenshots),
+// ELSNET_DOWNLOADS (folder for downloaded files), ELSNET_STOP_AFTER (optional: 'annotate').
+// Prints one JSON object on stdout (what was painted, ids, downloaded files); logs on stderr.
+
+import { createRequire } from 'node:module'
+import fs from 'node:fs'
+import path from 'node:path'
+
+const require = createRequire(path.resolve(process.env.ELSNET_FRONTEND ?? 'frontend', 'package.json'))
+const { chromium } = require('playwright-core')
+
+const BASE = process.env.ELSNET_URL
+const KEY = process.env.ELSNET_KEY
+const SAMPLES = (process.env.ELSNET_SAMPLES ?? '').split(':').filter(Boolean)
+const SHOTS = process.env.ELSNET_SHOTS
+const DOWNLOADS = process.env.ELSNET_DOWNLOADS ?? fs.mkdtempSync('/tmp/elsnet-dl-')
+const STOP_AFTER = process.env.ELSNET_STOP_AFTER ?? ''
+const TRAIN_TIMEOUT = Number(process.env.ELSNET_TRAIN_TIMEOUT_S ?? 1200) * 1000
+
+const log = (...a) => console.error(`[flow ${new Date().toISOString().slice(11, 19)}]`, ...a)
+const out = { steps: [] }
+const step = (name) => {
+  out.steps.push(name)
+  log(name)
+}
+
+async function shot(page, name) {
+  if (!SHOTS) return
+  fs.mkdirSync(SHOTS, { recursive: true })
+  await page.waitForTimeout(300)
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) })
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--enable-unsafe-swiftshader'],
+})
+let exitCode = 0
+const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, acceptDownloads: true })
+const consoleErrors = []
+page.on('console', (m) => {
+  if (m.type() === 'error') consoleErrors.push(m.text())
+})
+page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`))
+
+try {
+  // ---- key
+  step('enter the API key')
+  await page.goto(BASE)
+  await page.fill('#api-key', KEY)
+  await page.click('#key-use')
+  await page.waitForFunction(() => document.querySelector('#key-state').textContent.includes('accepted'))
+  out.session_key_only = await page.evaluate(() => sessionStorage.getItem('elsnet.apiKey') !== null && localStorage.length === 0)
+
+  // ---- project
+  step('create a project')
+  const name = `e2e ${new Date().toISOString()}`
+  await page.fill('#project-name', name)
+  await page.fill('#label-rows .label-row:nth-child(1) .label-name', 'liver')
+  await page.click('#add-label')
+  await page.fill('#label-rows .label-row:nth-child(2) .label-name', 'kidney_right')
+  await page.click('#project-create')
+  await page.waitForFunction(() => /#\/projects\/[^/]+/.test(location.hash))
+  out.project_id = await page.evaluate(() => /#\/projects\/([^/]+)/.exec(location.hash)[1])
+
+  // ---- upload (plus one bad file, to see the API's message shown per file)
+  step('upload studies')
+  const bad = path.join(DOWNLOADS, 'not_a_scan.nii.gz')
+  fs.writeFileSync(bad, 'this is not a NIfTI file')
+  await page.setInputFiles('#file-input', [...SAMPLES, bad])
+  await page.waitForFunction((n) => document.querySelectorAll('#upload-list li.ok, #upload-list li.rejected').length === n, SAMPLES.length + 1, { timeout: 180000 })
+  out.upload_ok = await page.locator('#upload-list li.ok').count()
+  out.upload_rejected_text = await page.locator('#upload-list li.rejected .err').allTextContents()
+  out.upload_progress_texts = await page.locator('#upload-list li.ok .progress span').allTextContents()
+  await page.waitForFunction((n) => document.querySelectorAll('#studies-table tbody tr').length >= n, SAMPLES.length)
+  await page.waitForFunction(() => [...document.querySelectorAll('#studies-table img.thumb')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 30000 }).catch(() => log('thumbnails not all loaded'))
+  await shot(page, '01_cohort_upload')
+  const rows = await page.evaluate(() => window.__elsnet.state.studies.map((s) => ({ id: s.id, name: s.name, shape: s.shape })))
+  out.studies = rows
+  const first = path.basename(SAMPLES[0])
+  const target = rows.find((r) => first.startsWith(r.name.replace(/\.nii(\.gz)?$/, ''))) ?? rows[0]
+  out.study_id = target.id
+
+  // ---- paint
+  step('open the study for annotation')
+  await page.click(`#studies-table tr[data-study-id="${target.id}"] button.annotate`)
+  await page.waitForFunction(() => window.__elsnet.ready() && !document.querySelector('#annotate-tools').hidden, null, { timeout: 60000 })
+  await page.waitForTimeout(500)
+  const dims = await page.evaluate(() => window.__elsnet.dims())
+  out.dims = dims
+  const k = Math.floor(dims[2] / 2)
+  await page.evaluate((kk) => window.__elsnet.goToSlice(kk), k)
+  await page.waitForTimeout(200)
+  const r = await page.evaluate(() => window.__elsnet.paintTileRect())
+  out.tile = r
+
+  step('paint a stroke with label 1 (brush radius 2)')
+  const y = r.top + 0.55 * r.height
+  const x0 = r.left + 0.3 * r.width
+  const x1 = r.left + 0.55 * r.width
+  out.stroke = {
+    start: await page.evaluate(([x, yy]) => window.__elsnet.pickAt(x, yy), [x0, y]),
+    end: await page.evaluate(([x, yy]) => window.__elsnet.pickAt(x, yy), [x1, y]),
+    brush_radius: 2,
+  }
+  await page.mouse.move(x0, y)
+  await page.mouse.down()
+  for (let t = 1; t <= 12; t++) await page.mouse.move(x0 + ((x1 - x0) * t) / 12, y)
+  await page.mouse.up()
+
+  step('draw a closed square with label 2 and fill it')
+  await page.click('#legend li[data-label="2"]')
+  await page.evaluate(() => {
+    const s = document.querySelector('#brush-size')
+    s.value = '0'
+    s.dispatchEvent(new Event('input'))
+  })
+  const sq = { l: r.left + 0.62 * r.width, t: r.top + 0.3 * r.height, s: 0.1 * r.width }
+  const corners = [[sq.l, sq.t], [sq.l + sq.s, sq.t], [sq.l + sq.s, sq.t + sq.s], [sq.l, sq.t + sq.s], [sq.l, sq.t]]
+  await page.mouse.move(...corners[0])
+  await page.mouse.down()
+  for (const c of corners.slice(1)) await page.mouse.move(c[0], c[1], { steps: 8 })
+  await page.mouse.up()
+  const beforeFill = (await page.evaluate(() => window.__elsnet.paintedVoxels())).length
+  await page.click('#tool-buttons button[data-tool="fill"]')
+  await page.mouse.click(sq.l + sq.s / 2, sq.t + sq.s / 2)
+  const afterFill = (await page.evaluate(() => window.__elsnet.paintedVoxels())).length
+  out.fill = { before: beforeFill, after: afterFill }
+
+  step('undo / redo the fill')
+  await page.click('#undo')
+  out.fill.after_undo = (await page.evaluate(() => window.__elsnet.paintedVoxels())).length
+  await page.click('#redo')
+  out.fill.after_redo = (await page.evaluate(() => window.__elsnet.paintedVoxels())).length
+
+  out.painted = await page.evaluate(() => window.__elsnet.paintedVoxels())
+  out.touched = await page.evaluate(() => window.__elsnet.touchedSlices())
+  out.slice = k
+  await shot(page, '02_annotate')
+
+  step('save the annotation')
+  await page.click('#annot-save')
+  await page.waitForFunction(() => document.body.dataset.lastSave || [...document.querySelectorAll('.msg.error')].length, null, { timeout: 60000 })
+  const saveErr = await page.locator('.msg.error').allTextContents()
+  if (saveErr.length) throw new Error(`save failed: ${saveErr.join(' | ')}`)
+  out.saved = true
+
+  if (STOP_AFTER !== 'annotate') {
+    // ---- training
+    step('start a tiny training')
+    await page.click('.tabs button[data-tab="training"]')
+    await page.selectOption('#preset', 'tiny')
+    await page.click('#train-start')
+    await page.waitForSelector('#job-card:not([hidden])')
+    await page.waitForFunction(() => ['succeeded', 'failed', 'cancelled'].includes(document.querySelector('#job-card').dataset.state), null, { timeout: TRAIN_TIMEOUT, polling: 1000 })
+    out.train_state = await page.locator('#job-card').getAttribute('data-state')
+    out.train_progress = await page.locator('#job-progress').getAttribute('data-progress')
+    out.chart_points = await page.evaluate(() => document.querySelectorAll('#loss-chart polyline').length ? document.querySelector('#loss-chart polyline').getAttribute('points').split(' ').length : 0)
+    out.train_message = await page.locator('#job-message').textContent()
+    await shot(page, '03_training')
+    if (out.train_state !== 'succeeded') throw new Error(`training ended ${out.train_state}: ${out.train_message}`)
+
+    // ---- masks
+    step('wait for the cohort masks')
+    await page.click('.tabs button[data-tab="cohort"]')
+    const hasMask = async () => page.evaluate(async () => {
+      const st = window.__elsnet.state
+      const res = await fetch(`/api/v1/projects/${st.project.id}/studies`, { headers: { Authorization: `Bearer ${sessionStorage.getItem('elsnet.apiKey')}` } })
+      return (await res.json()).data.filter((s) => s.mask).length
+    })
+    let deadline = Date.now() + 120000
+    while ((await hasMask()) === 0 && Date.now() < deadline) await page.waitForTimeout(2000)
+    if ((await hasMask()) === 0) {
+      step('no mask after training: start "Segment the cohort"')
+      await page.click('.tabs button[data-tab="training"]')
+      await page.click('#infer-start')
+      deadline = Date.now() + TRAIN_TIMEOUT
+      while ((await hasMask()) < SAMPLES.length && Date.now() < deadline) await page.waitForTimeout(2000)
+      await page.click('.tabs button[data-tab="cohort"]')
+    }
+    await page.click('#refresh-studies')
+    await page.waitForSelector('#studies-table button.dl-nifti', { timeout: 30000 })
+    await page.waitForTimeout(1500)
+    await shot(page, '04_cohort_review')
+
+    step('open a mask overlay')
+    const other = await page.evaluate((ex) => (window.__elsnet.state.studies.find((s) => s.mask && s.id !== ex) ?? window.__elsnet.state.studies.find((s) => s.mask)).id, target.id)
+    out.review_study_id = other
+    await page.click(`#studies-table tr[data-study-id="${other}"] button.open`)
+    await page.waitForFunction(() => document.querySelector('#overlay-source').textContent.includes('mask'), null, { timeout: 60000 })
+    out.mask_voxels_shown = await page.evaluate(() => window.__elsnet.state.editor.lab.reduce((a, v) => a + (v ? 1 : 0), 0))
+    await page.click('#view-buttons button[data-view="multiplanar"]')
+    await page.waitForTimeout(500)
+    await shot(page, '05_review_mask')
+
+    step('download the mask (NIfTI)')
+    await page.click('.tabs button[data-tab="cohort"]')
+    const [dl] = await Promise.all([
+      page.waitForEvent('download', { timeout: 60000 }),
+      page.click(`#studies-table tr[data-study-id="${other}"] button.dl-nifti`),
+    ])
+    const dlPath = path.join(DOWNLOADS, dl.suggestedFilename())
+    await dl.saveAs(dlPath)
+    out.download = { path: dlPath, name: dl.suggestedFilename(), bytes: fs.statSync(dlPath).size }
+
+    step('models')
+    await page.click('.tabs button[data-tab="models"]')
+    await page.waitForSelector('#models-table tbody tr', { timeout: 30000 })
+    out.models = await page.locator('#models-table tbody tr').count()
+    await shot(page, '06_models')
+  }
+  await page.goto(`${BASE}/#/`)
+  await page.waitForSelector('#projects-table tbody tr')
+  await shot(page, '00_projects')
+} catch (e) {
+  exitCode = 1
+  out.error = String(e?.stack ?? e)
+  log('FAILED', e)
+  await shot(page, 'failure').catch(() => {})
+} finally {
+  out.console_errors = consoleErrors
+  await browser.close()
+}
+process.stdout.write(JSON.stringify(out) + '\n')
+process.exit(exitCode)

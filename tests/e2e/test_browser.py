@@ -1,0 +1,185 @@
+"""The web page end to end in headless Chromium, against a real `elsnet serve` (API + worker).
+
+tests/e2e/browser/flow.mjs drives the page (playwright-core, Debian's /usr/bin/chromium): API key,
+project, upload of two real studies (plus a bad file), a painted stroke and a filled square on one
+slice, "Save annotation", a tiny training to 100 %, a mask overlay and a mask download. It prints
+what it painted; this test then checks through the REST API that the saved annotation holds
+exactly those voxels, on the study's grid, at the world positions NiiVue showed under the mouse.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import nibabel as nib
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FRONTEND = REPO / "frontend"
+FLOW = Path(__file__).resolve().parent / "browser" / "flow.mjs"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+SHOTS = REPO / "docs" / "screenshots"
+KEY = "e2e-browser-key-0123456789"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _samples() -> list[Path]:
+    for folder in (REPO / "samples" / "chaos_mr_t2" / "images", REPO.parent / "shared" / "data" / "chaos_mr_t2" / "images"):
+        found = sorted(folder.glob("*.nii.gz"))
+        if len(found) >= 2:
+            return found[:2]
+    return []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _skip_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (Debian package `chromium`)"
+    if not (FRONTEND / "node_modules" / "playwright-core").is_dir():
+        return "frontend/node_modules is missing: run `cd frontend && npm ci`"
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not _samples():
+        return "no CHAOS sample studies (samples/chaos_mr_t2/images/*.nii.gz)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    if not (FRONTEND / "dist" / "index.html").exists():
+        subprocess.run(["npm", "run", "build"], cwd=FRONTEND, check=True, capture_output=True)
+    home = tmp_path_factory.mktemp("elsnet_home")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELSNET_", "DATABASE_URL", "BROKER_URL", "STORAGE_URL"))}
+    env.update(ELSNET_HOME=str(home), ELSNET_BOOTSTRAP_KEY=KEY)
+    elsnet = shutil.which("elsnet", path=str(Path(sys.executable).parent)) or "elsnet"
+    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [elsnet, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"elsnet serve exited: {(home / 'serve.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError(f"service not ready: {(home / 'serve.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield base, home
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def _nifti(content: bytes) -> nib.Nifti1Image:
+    if content[:2] == b"\x1f\x8b":
+        content = gzip.decompress(content)
+    return nib.Nifti1Image.from_bytes(content)
+
+
+def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(((p - a) @ ab) / max(float(ab @ ab), 1e-9), 0.0, 1.0)
+    return np.linalg.norm(p - (a + t[:, None] * ab), axis=1)
+
+
+def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base, home = service
+    samples = _samples()
+    # given: the service and a browser
+    env = dict(os.environ, ELSNET_URL=base, ELSNET_KEY=KEY, ELSNET_SAMPLES=":".join(map(str, samples)),
+               ELSNET_SHOTS=str(SHOTS), ELSNET_DOWNLOADS=str(tmp_path), ELSNET_FRONTEND=str(FRONTEND))
+    # when: a person uses the page
+    run = subprocess.run(["node", str(FLOW)], cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    assert run.stdout.strip(), f"flow printed nothing\n{run.stderr[-4000:]}"
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert run.returncode == 0, f"{out.get('error')}\n{run.stderr[-4000:]}\n{(home / 'serve.log').read_text()[-3000:]}"
+
+    # then: the key stayed in sessionStorage, both studies uploaded, the bad file's reason shown
+    assert out["session_key_only"] is True
+    assert out["upload_ok"] == 2
+    assert out["upload_progress_texts"] == ["100 %", "100 %"]
+    assert len(out["upload_rejected_text"]) == 1 and "not_a_scan" in out["upload_rejected_text"][0]
+    assert "NIfTI" in out["upload_rejected_text"][0] or "nifti" in out["upload_rejected_text"][0].lower()
+
+    # then: fill, undo and redo changed what is painted
+    fill = out["fill"]
+    assert fill["after"] > fill["before"] and fill["after_undo"] == fill["before"] and fill["after_redo"] == fill["after"]
+
+    # then: the saved annotation is exactly the painted voxels, 0 elsewhere on the touched slice, 255 elsewhere
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    pid, sid = out["project_id"], out["study_id"]
+    r = client.get(f"/api/v1/projects/{pid}/studies/{sid}/annotation")
+    assert r.status_code == 200, r.text
+    ann = _nifti(r.content)
+    got = np.asarray(ann.dataobj)
+    study = client.get(f"/api/v1/projects/{pid}/studies/{sid}").json()
+    assert list(got.shape) == list(study["shape"]) == out["dims"]
+    assert got.dtype == np.uint8
+    assert study["is_exemplar"] is True
+    expected = np.full(got.shape, 255, np.uint8)
+    assert out["touched"] == [out["slice"]]
+    expected[:, :, out["slice"]] = 0
+    painted = np.asarray(out["painted"], dtype=int)
+    assert len(painted) > 50
+    expected[painted[:, 0], painted[:, 1], painted[:, 2]] = painted[:, 3]
+    assert np.array_equal(got, expected), f"{int((got != expected).sum())} voxels differ"
+    assert set(np.unique(got[:, :, out["slice"]])) == {0, 1, 2}
+
+    # then: on the study's own grid (the volume the API serves), and where NiiVue showed the mouse
+    vol = _nifti(client.get(f"/api/v1/projects/{pid}/studies/{sid}/volume").content)
+    assert np.allclose(ann.affine, vol.affine, atol=1e-3)
+    stroke = out["stroke"]
+    a, b = np.asarray(stroke["start"]["mm"]), np.asarray(stroke["end"]["mm"])
+    ijk = np.argwhere(got == 1)
+    world = nib.affines.apply_affine(ann.affine, ijk)
+    spacing = np.asarray(ann.header.get_zooms()[:3])
+    reach = (stroke["brush_radius"] + 1.0) * float(spacing[:2].max())
+    dist = _segment_distance(world, a, b)
+    assert dist.max() <= reach, f"label-1 voxel {dist.max():.1f} mm from the stroke (allowed {reach:.1f})"
+    for end in (a, b):  # the stroke's ends are painted
+        assert np.linalg.norm(world - end, axis=1).min() <= float(spacing[:2].max())
+    assert np.linalg.norm(b - a) > 20 * float(spacing[:2].min())
+
+    # then: training reached 100 %, a loss curve was drawn, a mask was shown and downloaded
+    assert out["train_state"] == "succeeded" and out["train_progress"] == "100"
+    assert out["chart_points"] >= 2
+    assert out["mask_voxels_shown"] > 0
+    mask = _nifti(Path(out["download"]["path"]).read_bytes())
+    review = client.get(f"/api/v1/projects/{pid}/studies/{out['review_study_id']}").json()
+    assert list(mask.shape) == list(review["shape"])
+    assert int((np.asarray(mask.dataobj) > 0).sum()) == out["mask_voxels_shown"]
+    assert out["models"] >= 1
+    for name in ("00_projects", "01_cohort_upload", "02_annotate", "03_training", "04_cohort_review", "05_review_mask"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 10_000
