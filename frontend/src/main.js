@@ -521,6 +521,12 @@ function applyPreset(which) {
 }
 $('#wl-ct').addEventListener('click', () => applyPreset('ct'))
 $('#wl-mr').addEventListener('click', () => applyPreset('mr'))
+$('#lr-toggle').addEventListener('click', (e) => {
+  const radio = e.target.textContent !== 'Radiological'
+  viewer?.setRadiological(radio)
+  e.target.textContent = radio ? 'Radiological' : 'Neurological'
+  e.target.title = radio ? "Radiological: the patient's right on the screen's left" : "Neurological: the patient's right on the screen's right"
+})
 $('#opacity').addEventListener('input', (e) => viewer?.setOpacity(+e.target.value))
 
 function renderLocation() {
@@ -708,6 +714,23 @@ function installPainting() {
     },
     true,
   )
+  const cursor = $('#brush-cursor')
+  wrap.addEventListener('mousemove', (e) => {
+    const showIt = state.editing && (state.tool === 'brush' || state.tool === 'eraser')
+    const xy = showIt ? viewer.eventCanvasXY(e) : null
+    const hit = xy && viewer.pick(xy)
+    if (!hit || hit.axCorSag !== viewer.paintView()) {
+      cursor.hidden = true
+      return
+    }
+    const ppm = viewer.cssPxPerMm(xy)
+    if (!ppm) return
+    const d = Math.max(4, (2 * state.brush + 1) * viewer.inPlaneSpacing() * ppm)
+    const rect = wrap.getBoundingClientRect()
+    Object.assign(cursor.style, { left: `${e.clientX - rect.left}px`, top: `${e.clientY - rect.top}px`, width: `${d}px`, height: `${d}px` })
+    cursor.hidden = false
+  })
+  wrap.addEventListener('mouseleave', () => (cursor.hidden = true))
   wrap.addEventListener(
     'mousemove',
     (e) => {

@@ -45,6 +45,7 @@ export class Viewer {
       textHeight: 0.035,
     })
     await this.nv.attachToCanvas(this.canvas)
+    this.nv.setRadiologicalConvention(true)
     this.nv.setSliceType(SLICE_TYPE.AXIAL)
     this.nv.onLocationChange = () => this.onLocation(this.location())
     this.nv.onIntensityChange = () => this.onIntensity(this.windowLevel())
@@ -281,6 +282,26 @@ export class Viewer {
     if (native.some((v, a) => v < 0 || v >= nd[a])) return null
     const mm = this.nv.frac2mm(frac)
     return { native, mm: [mm[0], mm[1], mm[2]], axCorSag: tile.axCorSag }
+  }
+
+  setRadiological(on) {
+    this.nv.setRadiologicalConvention(on)
+  }
+
+  /** Screen (CSS) pixels per mm in the tile under canvas point xy, or null. */
+  cssPxPerMm(xy) {
+    const dpr = this.nv.uiData.dpr || 1
+    const a = this.pick(xy)
+    const b = this.pick([xy[0] + 20 * dpr, xy[1]]) ?? this.pick([xy[0] - 20 * dpr, xy[1]])
+    if (!a || !b) return null
+    const d = Math.hypot(a.mm[0] - b.mm[0], a.mm[1] - b.mm[1], a.mm[2] - b.mm[2])
+    return d > 0 ? 20 / d : null
+  }
+
+  /** In-plane voxel size (mm) of the annotation plane. */
+  inPlaneSpacing() {
+    const p = this.back.hdr.pixDims
+    return (Math.abs(p[1]) + Math.abs(p[2])) / 2
   }
 
   /** The CSS-pixel rectangle of the first tile showing `view` (for tests and the brush cursor). */

@@ -35,6 +35,14 @@ KEY = "e2e-browser-key-0123456789"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
+def _label_file() -> Path:
+    for folder in (REPO / "samples" / "chaos_mr_t2" / "labels", REPO.parent / "shared" / "data" / "chaos_mr_t2" / "labels"):
+        found = sorted(folder.glob("*.nii.gz"))
+        if found:
+            return found[0]
+    return Path("/nonexistent/labels.nii.gz")
+
+
 def _samples() -> list[Path]:
     for folder in (REPO / "samples" / "chaos_mr_t2" / "images", REPO.parent / "shared" / "data" / "chaos_mr_t2" / "images"):
         found = sorted(folder.glob("*.nii.gz"))
@@ -117,9 +125,13 @@ def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
 def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base, home = service
     samples = _samples()
+    label_file: Path | None = _label_file()  # the first sample's reference labels, when present
+    if not (label_file.exists() and label_file.name == samples[0].name):
+        label_file = None
     # given: the service and a browser
     env = dict(os.environ, ELSNET_URL=base, ELSNET_KEY=KEY, ELSNET_SAMPLES=":".join(map(str, samples)),
-               ELSNET_SHOTS=str(SHOTS), ELSNET_DOWNLOADS=str(tmp_path), ELSNET_FRONTEND=str(FRONTEND))
+               ELSNET_SHOTS=str(SHOTS), ELSNET_DOWNLOADS=str(tmp_path), ELSNET_FRONTEND=str(FRONTEND),
+               ELSNET_LABEL_FILE=str(label_file or ""))
     # when: a person uses the page
     run = subprocess.run(["node", str(FLOW)], cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     assert run.stdout.strip(), f"flow printed nothing\n{run.stderr[-4000:]}"
@@ -132,6 +144,13 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     assert out["upload_progress_texts"] == ["100 %", "100 %"]
     assert len(out["upload_rejected_text"]) == 1 and "not_a_scan" in out["upload_rejected_text"][0]
     assert "NIfTI" in out["upload_rejected_text"][0] or "nifti" in out["upload_rejected_text"][0].lower()
+
+    # then: keyboard and wheel move one slice; the CT preset is W400/L40, MR auto something else
+    nav = out["navigation"]
+    assert abs(nav["up"] - nav["start"]) == 1 and nav["down"] == 2 * nav["start"] - nav["up"]
+    assert abs(nav["wheel"] - nav["down"]) == 1
+    assert out["window_ct"].startswith("W 400") and "L 40" in out["window_ct"]
+    assert out["window_mr"] != out["window_ct"]
 
     # then: fill, undo and redo changed what is painted
     fill = out["fill"]
@@ -181,5 +200,19 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     assert list(mask.shape) == list(review["shape"])
     assert int((np.asarray(mask.dataobj) > 0).sum()) == out["mask_voxels_shown"]
     assert out["models"] >= 1
+
+    # then: "correct annotation" saved the mask as the second exemplar, on every slice
+    assert out["correction_saved"] is True
+    r = client.get(f"/api/v1/projects/{pid}/studies/{out['review_study_id']}/annotation")
+    assert r.status_code == 200, r.text
+    corrected = np.asarray(_nifti(r.content).dataobj)
+    assert np.array_equal(corrected, np.asarray(mask.dataobj).astype(np.uint8))
+    assert out["correction_touched"] == corrected.shape[2]
+
+    # then: a label file loaded as the starting point shows all its labelled voxels
+    if label_file is not None:
+        lab = np.asarray(nib.load(label_file).dataobj)
+        assert out["label_file"]["painted"] == int(((lab > 0) & (lab != 255)).sum())
+        assert out["label_file"]["touched"] == int(sum((lab[:, :, z] != 255).any() for z in range(lab.shape[2])))
     for name in ("00_projects", "01_cohort_upload", "02_annotate", "03_training", "04_cohort_review", "05_review_mask"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000

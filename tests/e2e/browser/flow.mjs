@@ -18,6 +18,7 @@ const SAMPLES = (process.env.ELSNET_SAMPLES ?? '').split(':').filter(Boolean)
 const SHOTS = process.env.ELSNET_SHOTS
 const DOWNLOADS = process.env.ELSNET_DOWNLOADS ?? fs.mkdtempSync('/tmp/elsnet-dl-')
 const STOP_AFTER = process.env.ELSNET_STOP_AFTER ?? ''
+const LABEL_FILE = process.env.ELSNET_LABEL_FILE ?? ''
 const TRAIN_TIMEOUT = Number(process.env.ELSNET_TRAIN_TIMEOUT_S ?? 1200) * 1000
 
 const log = (...a) => console.error(`[flow ${new Date().toISOString().slice(11, 19)}]`, ...a)
@@ -46,6 +47,7 @@ page.on('console', (m) => {
   if (m.type() === 'error') consoleErrors.push(m.text())
 })
 page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`))
+page.on('dialog', (d) => d.accept()) // "discard unsaved changes?" confirmations
 
 try {
   // ---- key
@@ -95,8 +97,31 @@ try {
   const k = Math.floor(dims[2] / 2)
   await page.evaluate((kk) => window.__elsnet.goToSlice(kk), k)
   await page.waitForTimeout(200)
-  const r = await page.evaluate(() => window.__elsnet.paintTileRect())
+  const tile = await page.evaluate(() => window.__elsnet.paintTileRect())
+  // the image is centred in its tile and fits the shorter side
+  const side = Math.min(tile.width, tile.height)
+  const r = { left: tile.left + (tile.width - side) / 2, top: tile.top + (tile.height - side) / 2, width: side, height: side }
   out.tile = r
+
+  step('navigate slices with the keyboard and the wheel; window presets')
+  const sliceNow = () => page.evaluate(() => window.__elsnet.location().native[2])
+  await page.mouse.move(r.left + r.width / 2, r.top + r.height / 2)
+  await page.keyboard.press('ArrowUp')
+  const afterUp = await sliceNow()
+  await page.keyboard.press('ArrowDown')
+  await page.keyboard.press('ArrowDown')
+  const afterDown = await sliceNow()
+  await page.mouse.wheel(0, 120)
+  await page.waitForTimeout(300)
+  const afterWheel = await sliceNow()
+  out.navigation = { start: k, up: afterUp, down: afterDown, wheel: afterWheel }
+  await page.click('#wl-ct')
+  out.window_ct = await page.locator('#wl-readout').textContent()
+  await page.click('#wl-mr')
+  out.window_mr = await page.locator('#wl-readout').textContent()
+  await page.evaluate((kk) => window.__elsnet.goToSlice(kk), k)
+  await page.waitForTimeout(200)
+  if ((await sliceNow()) !== k) throw new Error('could not go back to the middle slice')
 
   step('paint a stroke with label 1 (brush radius 2)')
   const y = r.top + 0.55 * r.height
@@ -206,6 +231,31 @@ try {
     const dlPath = path.join(DOWNLOADS, dl.suggestedFilename())
     await dl.saveAs(dlPath)
     out.download = { path: dlPath, name: dl.suggestedFilename(), bytes: fs.statSync(dlPath).size }
+
+    step('correct the mask of the reviewed study and save it (it becomes an exemplar)')
+    await page.click(`#studies-table tr[data-study-id="${other}"] button.correct`)
+    await page.waitForFunction(() => !document.querySelector('#annotate-tools').hidden && document.querySelector('#overlay-source').textContent.includes('correcting'), null, { timeout: 60000 })
+    out.correction_touched = (await page.evaluate(() => window.__elsnet.touchedSlices())).length
+    await page.evaluate(() => delete document.body.dataset.lastSave)
+    await page.click('#annot-save')
+    await page.waitForFunction(() => document.body.dataset.lastSave || document.querySelectorAll('.msg.error').length, null, { timeout: 60000 })
+    out.correction_saved = Boolean(await page.evaluate(() => document.body.dataset.lastSave))
+
+    if (LABEL_FILE) {
+      step('load an existing label file as the starting annotation (not saved)')
+      await page.click('.tabs button[data-tab="cohort"]')
+      await page.click(`#studies-table tr[data-study-id="${target.id}"] button.annotate`)
+      await page.waitForFunction(() => !document.querySelector('#annotate-tools').hidden, null, { timeout: 60000 })
+      await page.setInputFiles('#annot-file', LABEL_FILE)
+      await page.waitForFunction(() => document.querySelector('#overlay-source').textContent.includes('loaded label file'), null, { timeout: 30000 })
+      out.label_file = {
+        touched: (await page.evaluate(() => window.__elsnet.touchedSlices())).length,
+        painted: (await page.evaluate(() => window.__elsnet.paintedVoxels())).length,
+      }
+      await page.click('#view-buttons button[data-view="multiplanar"]')
+      await shot(page, '07_label_file')
+      await page.click('#annot-cancel')
+    }
 
     step('models')
     await page.click('.tabs button[data-tab="models"]')
