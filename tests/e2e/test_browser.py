@@ -36,7 +36,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _label_file() -> Path:
-    for folder in (REPO / "samples" / "chaos_mr_t2" / "labels", REPO.parent / "shared" / "data" / "chaos_mr_t2" / "labels"):
+    for folder in (
+        REPO / "samples" / "chaos_mr_t2" / "labels",
+        REPO.parent / "shared" / "data" / "chaos_mr_t2" / "labels",
+    ):
         found = sorted(folder.glob("*.nii.gz"))
         if found:
             return found[0]
@@ -44,7 +47,10 @@ def _label_file() -> Path:
 
 
 def _samples() -> list[Path]:
-    for folder in (REPO / "samples" / "chaos_mr_t2" / "images", REPO.parent / "shared" / "data" / "chaos_mr_t2" / "images"):
+    for folder in (
+        REPO / "samples" / "chaos_mr_t2" / "images",
+        REPO.parent / "shared" / "data" / "chaos_mr_t2" / "images",
+    ):
         found = sorted(folder.glob("*.nii.gz"))
         if len(found) >= 2:
             return found[:2]
@@ -78,20 +84,30 @@ def service(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
         subprocess.run(["npm", "run", "build"], cwd=FRONTEND, check=True, capture_output=True)
     home = tmp_path_factory.mktemp("elsnet_home")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELSNET_", "DATABASE_URL", "BROKER_URL", "STORAGE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ELSNET_", "DATABASE_URL", "BROKER_URL", "STORAGE_URL"))
+    }
     env.update(ELSNET_HOME=str(home), ELSNET_BOOTSTRAP_KEY=KEY)
     elsnet = shutil.which("elsnet", path=str(Path(sys.executable).parent)) or "elsnet"
     log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [elsnet, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"elsnet serve exited: {(home / 'serve.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"elsnet serve exited: {(home / 'serve.log').read_text()[-3000:]}"
+                )
             try:
                 if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
                     break
@@ -129,21 +145,35 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     if not (label_file.exists() and label_file.name == samples[0].name):
         label_file = None
     # given: the service and a browser
-    env = dict(os.environ, ELSNET_URL=base, ELSNET_KEY=KEY, ELSNET_SAMPLES=":".join(map(str, samples)),
-               ELSNET_SHOTS=str(SHOTS), ELSNET_DOWNLOADS=str(tmp_path), ELSNET_FRONTEND=str(FRONTEND),
-               ELSNET_LABEL_FILE=str(label_file or ""))
+    env = dict(
+        os.environ,
+        ELSNET_URL=base,
+        ELSNET_KEY=KEY,
+        ELSNET_SAMPLES=":".join(map(str, samples)),
+        ELSNET_SHOTS=str(SHOTS),
+        ELSNET_DOWNLOADS=str(tmp_path),
+        ELSNET_FRONTEND=str(FRONTEND),
+        ELSNET_LABEL_FILE=str(label_file or ""),
+    )
     # when: a person uses the page
-    run = subprocess.run(["node", str(FLOW)], cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    run = subprocess.run(
+        ["node", str(FLOW)], cwd=REPO, env=env, capture_output=True, text=True, timeout=1800
+    )
     assert run.stdout.strip(), f"flow printed nothing\n{run.stderr[-4000:]}"
     out = json.loads(run.stdout.strip().splitlines()[-1])
-    assert run.returncode == 0, f"{out.get('error')}\n{run.stderr[-4000:]}\n{(home / 'serve.log').read_text()[-3000:]}"
+    assert run.returncode == 0, (
+        f"{out.get('error')}\n{run.stderr[-4000:]}\n{(home / 'serve.log').read_text()[-3000:]}"
+    )
 
     # then: the key stayed in sessionStorage, both studies uploaded, the bad file's reason shown
     assert out["session_key_only"] is True
     assert out["upload_ok"] == 2
     assert out["upload_progress_texts"] == ["100 %", "100 %"]
     assert len(out["upload_rejected_text"]) == 1 and "not_a_scan" in out["upload_rejected_text"][0]
-    assert "NIfTI" in out["upload_rejected_text"][0] or "nifti" in out["upload_rejected_text"][0].lower()
+    assert (
+        "NIfTI" in out["upload_rejected_text"][0]
+        or "nifti" in out["upload_rejected_text"][0].lower()
+    )
 
     # then: keyboard and wheel move one slice; the CT preset is W400/L40, MR auto something else
     nav = out["navigation"]
@@ -154,7 +184,11 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
 
     # then: fill, undo and redo changed what is painted
     fill = out["fill"]
-    assert fill["after"] > fill["before"] and fill["after_undo"] == fill["before"] and fill["after_redo"] == fill["after"]
+    assert (
+        fill["after"] > fill["before"]
+        and fill["after_undo"] == fill["before"]
+        and fill["after_redo"] == fill["after"]
+    )
 
     # then: the saved annotation is exactly the painted voxels, 0 elsewhere on the touched slice, 255 elsewhere
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
@@ -186,7 +220,9 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     spacing = np.asarray(ann.header.get_zooms()[:3])
     reach = (stroke["brush_radius"] + 1.0) * float(spacing[:2].max())
     dist = _segment_distance(world, a, b)
-    assert dist.max() <= reach, f"label-1 voxel {dist.max():.1f} mm from the stroke (allowed {reach:.1f})"
+    assert dist.max() <= reach, (
+        f"label-1 voxel {dist.max():.1f} mm from the stroke (allowed {reach:.1f})"
+    )
     for end in (a, b):  # the stroke's ends are painted
         assert np.linalg.norm(world - end, axis=1).min() <= float(spacing[:2].max())
     assert np.linalg.norm(b - a) > 20 * float(spacing[:2].min())
@@ -213,6 +249,15 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     if label_file is not None:
         lab = np.asarray(nib.load(label_file).dataobj)
         assert out["label_file"]["painted"] == int(((lab > 0) & (lab != 255)).sum())
-        assert out["label_file"]["touched"] == int(sum((lab[:, :, z] != 255).any() for z in range(lab.shape[2])))
-    for name in ("00_projects", "01_cohort_upload", "02_annotate", "03_training", "04_cohort_review", "05_review_mask"):
+        assert out["label_file"]["touched"] == int(
+            sum((lab[:, :, z] != 255).any() for z in range(lab.shape[2]))
+        )
+    for name in (
+        "00_projects",
+        "01_cohort_upload",
+        "02_annotate",
+        "03_training",
+        "04_cohort_review",
+        "05_review_mask",
+    ):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000
