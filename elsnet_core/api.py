@@ -1,0 +1,364 @@
+"""``fit``: one (or a few) annotated studies + the unlabeled cohort -> a model artefact.
+
+Stages (reported through :class:`ProgressEvent`): ``synthesis`` (register the exemplar to the
+cohort, build cohort-looking annotated volumes), ``train_stage1`` (exemplar + synthetic),
+``pseudo_label`` (confident voxels of every unlabeled study), ``train_stage2`` (everything).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from elsnet_core.artifact import Plan, save_model
+from elsnet_core.config import ElsnetConfig, make_config
+from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput
+from elsnet_core.io import load_label, load_volume
+from elsnet_core.losses import IGNORE, PrototypeContrast
+from elsnet_core.model import build_elsnet
+from elsnet_core.predictor import resolve_device
+from elsnet_core.preprocess import (
+    WorkingGrid,
+    detect_modality,
+    exemplar_pixel_mm,
+    normalize_intensity,
+)
+from elsnet_core.pseudo import pseudo_label
+from elsnet_core.synthesis import cohort_bank
+from elsnet_core.training import (
+    SlicePool,
+    Source,
+    StageHooks,
+    load_checkpoint,
+    save_checkpoint,
+    train_stage,
+)
+
+log = logging.getLogger(__name__)
+
+STAGES = ("synthesis", "train_stage1", "pseudo_label", "train_stage2")
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """stage in STAGES; fraction: overall 0..1 (monotonic); stage_fraction: 0..1 in stage."""
+
+    stage: str
+    fraction: float
+    stage_fraction: float
+    eta_s: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model_dir: Path
+    config: dict[str, Any]
+    metrics: dict[str, float]
+    fit_seconds: float
+    device: str
+
+
+@dataclass
+class _Study:
+    image: np.ndarray  # working (Z, S, S) float32
+    label: np.ndarray | None  # working (Z, S, S) uint8 or None
+    spacing: tuple[float, float, float]  # working (i, j, z) mm
+
+
+class _Progress:
+    """Maps stage progress to a monotonic overall fraction, throttles callbacks."""
+
+    def __init__(self, callback: Callable[[ProgressEvent], None] | None, weights: dict[str, float],
+                 t0: float) -> None:
+        self.callback = callback
+        total = sum(weights.values()) or 1.0
+        self.weights = {k: v / total for k, v in weights.items()}
+        self.t0 = t0
+        self.best = 0.0
+        self.last = 0.0
+
+    def __call__(self, stage: str, stage_fraction: float, metrics: dict[str, float] | None = None,
+                 message: str = "", force: bool = False) -> None:
+        if self.callback is None:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 0.5:
+            return
+        self.last = now
+        before = sum(w for s, w in self.weights.items() if STAGES.index(s) < STAGES.index(stage))
+        frac = min(1.0, before + self.weights.get(stage, 0.0) * min(max(stage_fraction, 0.0), 1.0))
+        self.best = max(self.best, frac)
+        elapsed = now - self.t0
+        eta = elapsed * (1 - self.best) / self.best if self.best > 0.02 else None
+        self.callback(ProgressEvent(stage, self.best, float(min(max(stage_fraction, 0.0), 1.0)),
+                                    eta, dict(metrics or {}), message))
+
+
+def _fingerprint(cfg: ElsnetConfig, exemplars, unlabeled, seed: int) -> str:
+    h = hashlib.sha256()
+    h.update(cfg.to_json().encode())
+    for item in [*exemplars, *unlabeled, seed]:
+        h.update(repr(item).encode())
+    return h.hexdigest()[:16]
+
+
+def _check_labels(lab: np.ndarray, path) -> set[int]:
+    values = set(np.unique(lab).tolist()) - {IGNORE}
+    organs = values - {0}
+    if not organs:
+        raise InvalidExemplar(f"{path}: no organ label (1..254) in the exemplar")
+    return values
+
+
+def fit(
+    exemplars: Sequence[tuple[str | Path, str | Path]],
+    unlabeled: Sequence[str | Path] = (),
+    out_dir: str | Path = "model",
+    preset: str = "fast",
+    device: str = "auto",
+    seed: int = 0,
+    labels: dict[int, str] | None = None,
+    work_dir: str | Path | None = None,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> FitResult:
+    """Train an ELSNet model from annotated exemplar(s) and an unlabeled cohort.
+
+    exemplars: [(image_path, label_path)], NIfTI (or DICOM folder for images); labels uint8 on
+    the image grid, 0 background, 1..K organs, 255 = not annotated (ignored).
+    unlabeled: image paths (may be empty). overrides: ElsnetConfig fields (ablations, budget).
+    Returns FitResult; raises InvalidInput subclasses for bad data and Cancelled on stop.
+    """
+    t0 = time.monotonic()
+    should_stop = should_stop or (lambda: False)
+    if not exemplars:
+        raise InvalidInput("at least one exemplar (image, label) is required")
+    cfg = make_config(preset, overrides).effective()
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    if dev.type == "cpu":
+        log.info("training on CPU with %d threads", torch.get_num_threads())
+    out_dir = Path(out_dir)
+    wdir = Path(work_dir) if work_dir is not None else None
+    if wdir is not None:
+        wdir.mkdir(parents=True, exist_ok=True)
+
+    # ---- load and preprocess -----------------------------------------------------------
+    ex_vols, ex_labs, classes = [], [], set()
+    for img_path, lab_path in exemplars:
+        vol = load_volume(img_path)
+        lab = load_label(lab_path, vol)
+        classes |= _check_labels(lab, lab_path)
+        ex_vols.append(vol)
+        ex_labs.append(lab)
+    n_classes = max(classes) + 1
+    modality = cfg.modality if cfg.modality != "auto" else detect_modality(ex_vols[0].array)
+    norm0 = normalize_intensity(ex_vols[0].array, modality, cfg.ct_window, cfg.mr_percentiles)
+    pixel_mm = exemplar_pixel_mm(norm0, ex_vols[0].affine, cfg.size, cfg.fov_margin)
+    plan = Plan(modality=modality, pixel_mm=pixel_mm, n_classes=n_classes)
+    log.info("plan: %s, pixel %.2f mm, %d classes", modality, pixel_mm, n_classes)
+
+    def to_study(vol, lab=None) -> _Study:
+        norm = normalize_intensity(vol.array, modality, cfg.ct_window, cfg.mr_percentiles)
+        grid = WorkingGrid.plan(vol.affine, vol.shape, norm, cfg.size, pixel_mm)
+        work_lab = None
+        if lab is not None:
+            # outside the original field of view the label is unknown, not background
+            work_lab = grid.to_working(lab.astype(np.float32), nearest=True, fill=IGNORE)
+            work_lab = work_lab.round().astype(np.uint8)
+        return _Study(grid.to_working(norm), work_lab, grid.working_spacing(vol.spacing[2]))
+
+    exs = [to_study(v, lab) for v, lab in zip(ex_vols, ex_labs, strict=True)]
+    unl = [to_study(load_volume(p)) for p in unlabeled]
+    del ex_vols
+
+    use_cohort = cfg.cohort_synthesis and bool(unl)
+    do_stage2 = cfg.stage2 and bool(unl)
+    weights = {"synthesis": 0.12 if use_cohort else 0.01,
+               "train_stage1": cfg.stage1_iters / 1000,
+               "pseudo_label": 0.03 if do_stage2 else 0.0,
+               "train_stage2": cfg.stage2_iters / 1000 if do_stage2 else 0.0}
+    report = _Progress(progress, weights, t0)
+    report("synthesis", 0.0, message="preprocessed studies", force=True)
+    if should_stop():
+        raise Cancelled("training cancelled")
+
+    fingerprint = _fingerprint(cfg, exemplars, unlabeled, seed)
+    rng = np.random.default_rng(seed)
+
+    # ---- exemplar-guided synthesis from the cohort ------------------------------------
+    cohort_imgs: list[np.ndarray] = []
+    cohort_labs: list[np.ndarray] = []
+    propagated: list[np.ndarray] | None = None
+    cache = wdir / f"synthesis_{fingerprint}.npz" if wdir else None
+    if use_cohort:
+        if cache is not None and cache.exists():
+            data = np.load(cache)
+            n_s, n_u = int(data["n_samples"]), len(unl)
+            cohort_imgs = [data[f"img{i}"] for i in range(n_s)]
+            cohort_labs = [data[f"lab{i}"] for i in range(n_s)]
+            propagated = [data[f"prop{j}"] for j in range(n_u)]
+            log.info("resumed %d cohort samples from %s", n_s, cache)
+        else:
+            def on_step(i, n):
+                if should_stop():
+                    raise Cancelled("training cancelled")
+                report("synthesis", i / n, message=f"registration {i}/{n}", force=True)
+
+            ex0 = exs[0]
+            samples, propagated = cohort_bank(
+                ex0.image, ex0.label, [u.image for u in unl], [u.spacing for u in unl],
+                ex0.spacing, n_classes, rng, iterations=cfg.reg_iterations, coarse_mm=cfg.reg_coarse_mm,
+                on_step=on_step)
+            cohort_imgs = [s.image for s in samples]
+            cohort_labs = [s.label for s in samples]
+            if cache is not None:
+                arrays = {f"img{i}": a for i, a in enumerate(cohort_imgs)}
+                arrays.update({f"lab{i}": a for i, a in enumerate(cohort_labs)})
+                arrays.update({f"prop{j}": a for j, a in enumerate(propagated)})
+                tmp = cache.with_suffix(".tmp.npz")
+                np.savez(tmp, n_samples=len(cohort_imgs), **arrays)
+                tmp.replace(cache)
+    report("synthesis", 1.0, message=f"{len(cohort_imgs)} cohort samples", force=True)
+
+    # ---- model, optimiser, checkpoint --------------------------------------------------
+    model = build_elsnet(cfg, n_classes).to(dev)
+    if dev.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    contrast = (PrototypeContrast(n_classes, cfg.embed_dim, cfg.temperature,
+                                  cfg.prototype_momentum, cfg.pixels_per_class).to(dev)
+                if cfg.contrastive else None)
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ckpt_path = wdir / "checkpoint.pt" if wdir else None
+    state = {"stage": "train_stage1", "iter": 0}
+    ck = load_checkpoint(ckpt_path) if ckpt_path else None
+    if ck is not None and ck.get("fingerprint") == fingerprint:
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        if contrast is not None and "contrast" in ck:
+            contrast.load_state_dict(ck["contrast"])
+        state = {"stage": ck["stage"], "iter": int(ck["iter"])}
+        log.info("resuming from %s at %s iteration %d", ckpt_path, state["stage"], state["iter"])
+    elif ck is not None:
+        log.info("checkpoint in %s belongs to another run; starting afresh", wdir)
+
+    def checkpoint(stage: str) -> Callable[[int], None]:
+        def _save(it: int) -> None:
+            if ckpt_path is None:
+                return
+            payload = {"fingerprint": fingerprint, "stage": stage, "iter": it,
+                       "model": model.state_dict(), "opt": opt.state_dict()}
+            if contrast is not None:
+                payload["contrast"] = contrast.state_dict()
+            save_checkpoint(ckpt_path, payload)
+        return _save
+
+    amp = cfg.amp
+    budget_end = t0 + cfg.time_budget_s if cfg.time_budget_s else None
+    metrics: dict[str, float] = {"n_cohort_samples": float(len(cohort_imgs))}
+
+    # ---- stage 1 ------------------------------------------------------------------------
+    pool1 = SlicePool(cfg.context, {"exemplar": 1.0 - cfg.cohort_fraction if cohort_imgs else 1.0,
+                                    "cohort": cfg.cohort_fraction})
+    for s in exs:
+        pool1.add(Source(s.image, s.label, "exemplar"))
+    for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
+        pool1.add(Source(img, lab, "cohort"))
+    if not pool1.groups():
+        raise InvalidExemplar("the exemplar labels cover no slice of the working field of view")
+    strong = not cfg.standard_aug_only
+    if state["stage"] == "train_stage1":
+        deadline = None
+        if budget_end is not None:
+            remaining = budget_end - time.monotonic()
+            share = cfg.stage1_iters / (cfg.stage1_iters + (cfg.stage2_iters if do_stage2 else 0))
+            deadline = time.monotonic() + remaining * share * (0.95 if do_stage2 else 1.0)
+        hooks = StageHooks(
+            should_stop=should_stop,
+            on_iter=lambda it, m: report("train_stage1", it / cfg.stage1_iters, m,
+                                         f"stage 1 iteration {it}/{cfg.stage1_iters}"),
+            checkpoint=checkpoint("train_stage1"),
+            checkpoint_every_s=cfg.checkpoint_every_s, deadline=deadline)
+        t1 = time.monotonic()
+        it, m1 = train_stage(model, contrast, pool1, cfg, opt, cfg.stage1_iters, state["iter"],
+                             dev, seed, hooks, strong_aug=strong, amp=amp)
+        metrics.update({f"stage1_{k}": v for k, v in m1.items()})
+        metrics["stage1_iters"] = float(it)
+        metrics["stage1_seconds"] = time.monotonic() - t1
+        state = {"stage": "pseudo_label", "iter": 0}
+        checkpoint("pseudo_label")(0)
+    report("train_stage1", 1.0, force=True)
+
+    # ---- pseudo-labels and stage 2 --------------------------------------------------------
+    if do_stage2 and state["stage"] != "done":
+        if should_stop():
+            raise Cancelled("training cancelled")
+        report("pseudo_label", 0.0, message="pseudo-labelling", force=True)
+        pl_cache = wdir / f"pseudo_{fingerprint}.npz" if wdir else None
+        if pl_cache is not None and pl_cache.exists() and state["stage"] == "train_stage2":
+            data = np.load(pl_cache)
+            plabs = [data[f"lab{i}"] for i in range(len(unl))]
+            confs = [float(c) for c in data["conf"]]
+        else:
+            plabs, confs = pseudo_label(
+                model, [u.image for u in unl], cfg.context, dev, cfg.pseudo_threshold,
+                propagated, amp=amp,
+                on_step=lambda i, n: report("pseudo_label", i / n, force=True))
+            if pl_cache is not None:
+                np.savez(pl_cache, conf=np.array(confs),
+                         **{f"lab{i}": a for i, a in enumerate(plabs)})
+            if state["stage"] != "train_stage2":
+                state = {"stage": "train_stage2", "iter": 0}
+        metrics["pseudo_confidence"] = float(np.mean(confs)) if confs else 0.0
+        metrics["pseudo_kept_fraction"] = float(np.mean([(p != IGNORE).mean() for p in plabs]))
+        report("pseudo_label", 1.0, {"pseudo_confidence": metrics["pseudo_confidence"]},
+               force=True)
+        rest = 1.0 - cfg.pseudo_fraction
+        pool2 = SlicePool(cfg.context, {
+            "pseudo": cfg.pseudo_fraction,
+            "cohort": rest * cfg.cohort_fraction if cohort_imgs else 0.0,
+            "exemplar": rest * (1.0 - cfg.cohort_fraction) if cohort_imgs else rest})
+        for s in exs:
+            pool2.add(Source(s.image, s.label, "exemplar"))
+        for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
+            pool2.add(Source(img, lab, "cohort"))
+        for u, lab in zip(unl, plabs, strict=True):
+            pool2.add(Source(u.image, lab, "pseudo"))
+        hooks = StageHooks(
+            should_stop=should_stop,
+            on_iter=lambda it, m: report("train_stage2", it / cfg.stage2_iters, m,
+                                         f"stage 2 iteration {it}/{cfg.stage2_iters}"),
+            checkpoint=checkpoint("train_stage2"),
+            checkpoint_every_s=cfg.checkpoint_every_s,
+            deadline=budget_end)
+        stage2_cfg = cfg
+        t2 = time.monotonic()
+        it, m2 = train_stage(model, contrast, pool2, stage2_cfg, opt, cfg.stage2_iters,
+                             state["iter"], dev, seed + 1, hooks, strong_aug=strong, amp=amp)
+        metrics.update({f"stage2_{k}": v for k, v in m2.items()})
+        metrics["stage2_iters"] = float(it)
+        metrics["stage2_seconds"] = time.monotonic() - t2
+        report("train_stage2", 1.0, force=True)
+
+    fit_seconds = time.monotonic() - t0
+    metrics["fit_seconds"] = fit_seconds
+    names = {c: f"class_{c}" for c in range(1, n_classes)}
+    names.update({int(k): str(v) for k, v in (labels or {}).items()})
+    save_model(out_dir, model, cfg, plan, names, metrics, seed)
+    if ckpt_path is not None:
+        checkpoint("done")(0)
+    meta = json.loads((out_dir / "config.json").read_text())
+    return FitResult(out_dir, meta, metrics, fit_seconds, str(dev))

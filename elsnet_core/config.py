@@ -1,0 +1,175 @@
+"""Hyperparameters of ELSNet: one frozen dataclass, presets, and ablation flags.
+
+The config is saved as ``config.json`` beside every checkpoint and model artefact and is
+required to load them (see :mod:`elsnet_core.artifact`).
+
+Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
+
+``cohort_synthesis`` (bool, default True)
+    Register the exemplar to every unlabeled study (affine + deformable, coarse grid) and
+    synthesise training pairs from those real deformations and the cohort's intensity
+    profiles. False = exemplar-guided synthesis from random transforms only.
+``contrastive`` (bool, default True)
+    Pixel-prototype InfoNCE loss on the projection-head embeddings, jointly with CE + Dice.
+``stage2`` (bool, default True)
+    Pseudo-label the unlabeled studies with the stage-1 model (confident voxels only) and
+    train a second stage on exemplar + synthetic + pseudo-labelled studies.
+``standard_aug_only`` (bool, default False)
+    The naive baseline: the same network trained on the exemplar with standard random
+    augmentation only. Forces ``cohort_synthesis``, ``contrastive`` and ``stage2`` off and
+    uses the plain augmentation strength (no cohort appearance, no heavy appearance model).
+
+Other useful overrides: ``size`` (working in-plane pixels), ``stage1_iters``,
+``stage2_iters``, ``batch_size``, ``time_budget_s``, ``tta``, ``lcc``, ``modality``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from elsnet_core.errors import InvalidInput, ModelLoadError
+
+CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ElsnetConfig:
+    """Everything that defines preprocessing, network, training and inference."""
+
+    # --- preprocessing -------------------------------------------------------------------
+    modality: str = "auto"  # "auto" | "CT" | "MR"; auto = CT when the image holds HU < -50
+    ct_window: tuple[float, float] = (-125.0, 275.0)  # HU mapped linearly to [0, 1]
+    mr_percentiles: tuple[float, float] = (0.5, 99.5)  # robust range mapped to [0, 1]
+    size: int = 128  # working in-plane grid is size x size pixels
+    fov_margin: float = 1.2  # working field of view = exemplar body extent x margin
+    context: int = 1  # neighbouring slices on each side given as channels (2.5D)
+    # --- network -------------------------------------------------------------------------
+    widths: tuple[int, ...] = (16, 32, 64, 128, 256)
+    embed_dim: int = 64
+    norm: str = "batch"  # "batch" | "instance"
+    # --- method switches (see module docstring) ------------------------------------------
+    cohort_synthesis: bool = True
+    contrastive: bool = True
+    stage2: bool = True
+    standard_aug_only: bool = False
+    # --- synthesis -----------------------------------------------------------------------
+    reg_iterations: int = 20  # demons iterations per level (coarse grid)
+    reg_coarse_mm: float = 6.0  # registration grid spacing (mm; thick slices stay native)
+    cohort_fraction: float = 0.6  # share of stage-1 samples drawn from cohort-warped exemplars
+    elastic_sigma_mm: float = 6.0  # max elastic displacement (mm, approx)
+    rotate_deg: float = 12.0
+    scale_range: tuple[float, float] = (0.85, 1.15)
+    # --- training ------------------------------------------------------------------------
+    batch_size: int = 16
+    stage1_iters: int = 400
+    stage2_iters: int = 250
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    dice_weight: float = 1.0
+    contrastive_weight: float = 0.1
+    temperature: float = 0.1
+    prototype_momentum: float = 0.9
+    pixels_per_class: int = 64
+    pseudo_threshold: float = 0.9  # keep pseudo-label voxels with max prob >= this
+    pseudo_fraction: float = 0.5  # share of stage-2 samples from pseudo-labelled studies
+    time_budget_s: float | None = None  # soft cap on the training stages (None = no cap)
+    checkpoint_every_s: float = 30.0
+    amp: bool = True  # bf16 autocast on CPU / fp16 on CUDA
+    # --- inference -----------------------------------------------------------------------
+    tta: bool = True  # flip test-time augmentation
+    lcc: bool = True  # keep the largest 3D connected component per organ
+    # --- bookkeeping ---------------------------------------------------------------------
+    version: int = CONFIG_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def effective(self) -> ElsnetConfig:
+        """Return the config with ``standard_aug_only`` resolved into the method switches."""
+        if self.standard_aug_only:
+            return dataclasses.replace(
+                self, cohort_synthesis=False, contrastive=False, stage2=False
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ElsnetConfig:
+        """Build a config from ``to_dict`` output; unknown keys raise ``ModelLoadError``."""
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(data) - set(names)
+        if unknown:
+            raise ModelLoadError(f"config.json has unknown keys {sorted(unknown)}")
+        if data.get("version", CONFIG_VERSION) > CONFIG_VERSION:
+            raise ModelLoadError(
+                f"config version {data['version']} is newer than this code ({CONFIG_VERSION})"
+            )
+        kwargs = {}
+        for key, value in data.items():
+            if isinstance(value, list):
+                value = tuple(value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Smoke tests: well under a minute on 2 CPU threads.
+    "tiny": dict(
+        size=64,
+        widths=(8, 16, 32, 64),
+        embed_dim=32,
+        batch_size=8,
+        stage1_iters=250,
+        stage2_iters=80,
+        reg_iterations=10,
+        reg_coarse_mm=8.0,
+        tta=False,
+        time_budget_s=45.0,
+        checkpoint_every_s=10.0,
+    ),
+    # <= 10 min on a 2-core CPU for 1 exemplar + 9 CHAOS-sized studies.
+    "fast": dict(
+        size=128,
+        widths=(16, 32, 64, 128, 256),
+        batch_size=16,
+        stage1_iters=420,
+        stage2_iters=200,
+        reg_iterations=20,
+        reg_coarse_mm=6.0,
+        time_budget_s=480.0,
+    ),
+    # Most accurate; meant for one GPU (<= ~10 min on an H100), still runs on CPU.
+    "full": dict(
+        size=192,
+        widths=(32, 64, 128, 256, 512),
+        embed_dim=128,
+        batch_size=24,
+        stage1_iters=3000,
+        stage2_iters=2000,
+        reg_iterations=40,
+        reg_coarse_mm=4.0,
+        time_budget_s=None,
+    ),
+}
+
+
+def make_config(preset: str = "fast", overrides: dict[str, Any] | None = None) -> ElsnetConfig:
+    """Build the config of a named preset with optional field overrides.
+
+    Raises ``InvalidInput`` for an unknown preset or override key.
+    """
+    if preset not in PRESETS:
+        raise InvalidInput(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    values: dict[str, Any] = dict(PRESETS[preset])
+    names = {f.name for f in dataclasses.fields(ElsnetConfig)}
+    for key, value in (overrides or {}).items():
+        if key not in names:
+            raise InvalidInput(f"unknown config override {key!r}")
+        values[key] = tuple(value) if isinstance(value, list) else value
+    return ElsnetConfig(**values)

@@ -1,0 +1,123 @@
+"""Losses: cross-entropy + soft Dice ignoring label 255, and the pixel-prototype InfoNCE.
+
+Targets are (N, H, W) int64 with 0 = background, 1..K organs, 255 = not annotated/ignored.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IGNORE = 255
+
+
+def ce_dice_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 1.0,
+                 smooth: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """CE + soft Dice (foreground classes, batch-pooled) over non-ignored pixels.
+
+    logits: (N, C, H, W) float; target: (N, H, W) int64. Returns (loss, {"ce", "dice"}).
+    Pixels equal to 255 contribute nothing (to CE nor Dice); an all-ignored batch gives 0.
+    """
+    logits = logits.float()
+    valid = target != IGNORE
+    if not bool(valid.any()):
+        zero = logits.sum() * 0.0
+        return zero, {"ce": 0.0, "dice": 0.0}
+    ce = F.cross_entropy(logits, target, ignore_index=IGNORE)
+    probs = logits.softmax(dim=1)
+    c = logits.shape[1]
+    tgt = torch.where(valid, target, torch.zeros_like(target))
+    onehot = F.one_hot(tgt, c).permute(0, 3, 1, 2).float()
+    v = valid[:, None].float()
+    p = probs * v
+    g = onehot * v
+    inter = (p * g).sum(dim=(0, 2, 3))[1:]
+    denom = (p + g).sum(dim=(0, 2, 3))[1:]
+    dice = 1.0 - ((2 * inter + smooth) / (denom + smooth)).mean()
+    loss = ce + dice_weight * dice
+    return loss, {"ce": float(ce.detach()), "dice": float(dice.detach())}
+
+
+def boundary_mask(target: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) int64 -> (N, H, W) bool: pixels whose 3x3 neighbourhood has another label."""
+    t = target.float()[:, None]
+    hi = F.max_pool2d(t, 3, stride=1, padding=1)
+    lo = -F.max_pool2d(-t, 3, stride=1, padding=1)
+    return (hi != lo)[:, 0]
+
+
+class PrototypeContrast(nn.Module):
+    """Pixel-to-prototype InfoNCE with momentum-updated class prototypes.
+
+    Prototypes: (C, D) L2-normalised, updated after each call as
+    ``p_c <- normalize(m * p_c + (1 - m) * mean(z_i : y_i = c))`` (no gradient).
+    Sampling: per class present, up to ``pixels_per_class`` pixels, half drawn from hard
+    pixels (on a label boundary or misclassified) when available, the rest uniformly.
+    """
+
+    def __init__(self, n_classes: int, dim: int, temperature: float = 0.1,
+                 momentum: float = 0.9, pixels_per_class: int = 64) -> None:
+        super().__init__()
+        self.temperature = temperature
+        self.momentum = momentum
+        self.pixels_per_class = pixels_per_class
+        self.register_buffer("prototypes", torch.zeros(n_classes, dim))
+        self.register_buffer("seen", torch.zeros(n_classes, dtype=torch.bool))
+
+    def _sample(self, target: torch.Tensor, hard: torch.Tensor, gen: torch.Generator | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        flat_t = target.reshape(-1)
+        flat_h = hard.reshape(-1)
+        idx_all, cls_all = [], []
+        k = self.pixels_per_class
+        for c in torch.unique(flat_t).tolist():
+            if c == IGNORE:
+                continue
+            members = (flat_t == c).nonzero(as_tuple=True)[0]
+            hard_m = members[flat_h[members]]
+            n_hard = min(k // 2, hard_m.numel())
+            pick = []
+            if n_hard:
+                pick.append(hard_m[torch.randperm(hard_m.numel(), generator=gen)[:n_hard]])
+            n_rand = min(k - n_hard, members.numel())
+            pick.append(members[torch.randperm(members.numel(), generator=gen)[:n_rand]])
+            sel = torch.cat(pick)
+            idx_all.append(sel)
+            cls_all.append(torch.full_like(sel, c))
+        if not idx_all:
+            empty = torch.zeros(0, dtype=torch.long, device=target.device)
+            return empty, empty
+        return torch.cat(idx_all), torch.cat(cls_all)
+
+    def forward(self, emb: torch.Tensor, target: torch.Tensor, logits: torch.Tensor | None = None,
+                gen: torch.Generator | None = None) -> torch.Tensor:
+        """emb: (N, D, H, W) L2-normalised; target: (N, H, W) int64; logits: (N, C, H, W).
+
+        Returns the scalar InfoNCE loss (0 when no labelled pixel), and updates prototypes.
+        """
+        _n, d, _h, _w = emb.shape
+        hard = boundary_mask(target)
+        if logits is not None:
+            hard = hard | (logits.detach().argmax(dim=1) != target)
+        idx, cls = self._sample(target, hard, gen)
+        if idx.numel() == 0:
+            return emb.sum() * 0.0
+        z = emb.permute(0, 2, 3, 1).reshape(-1, d)[idx].float()
+        with torch.no_grad():
+            self._update(z, cls)
+        protos = self.prototypes
+        sim = z @ protos.t() / self.temperature
+        sim = sim.masked_fill(~self.seen[None], float("-inf"))
+        return F.cross_entropy(sim, cls)
+
+    @torch.no_grad()
+    def _update(self, z: torch.Tensor, cls: torch.Tensor) -> None:
+        for c in torch.unique(cls).tolist():
+            mean = F.normalize(z[cls == c].mean(dim=0), dim=0)
+            if bool(self.seen[c]):
+                new = self.momentum * self.prototypes[c] + (1 - self.momentum) * mean
+            else:
+                new = mean
+                self.seen[c] = True
+            self.prototypes[c] = F.normalize(new, dim=0)

@@ -1,0 +1,156 @@
+"""Inference: :class:`Predictor` (load once, predict many) and :class:`Prediction`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from elsnet_core.artifact import Plan, load_model
+from elsnet_core.config import ElsnetConfig
+from elsnet_core.io import Volume, load_volume
+from elsnet_core.preprocess import WorkingGrid, normalize_intensity
+from elsnet_core.training import autocast_ctx
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' -> cuda when available else cpu."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        from elsnet_core.errors import InvalidInput
+
+        raise InvalidInput("device='cuda' requested but no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        from elsnet_core.errors import InvalidInput
+
+        raise InvalidInput(f"unknown device {device!r} (use auto, cpu or cuda)")
+    return torch.device(device)
+
+
+def context_stack(volume: np.ndarray, context: int) -> np.ndarray:
+    """(Z, S, S) -> (Z, 2*context+1, S, S): each slice with its clamped neighbours."""
+    z = volume.shape[0]
+    idx = np.clip(np.arange(z)[:, None] + np.arange(-context, context + 1)[None], 0, z - 1)
+    return volume[idx]
+
+
+@torch.no_grad()
+def infer_probs(model: torch.nn.Module, volume: np.ndarray, context: int, device: torch.device,
+                *, tta: bool = False, amp: bool = True, batch: int = 16) -> torch.Tensor:
+    """Class probabilities of a working volume.
+
+    volume: (Z, S, S) float32 in [0, 1]. Returns (Z, C, S, S) float32 on CPU.
+    TTA averages the plain prediction with the one on the slice-order-reversed context
+    (trained for; in-plane mirror flips are NOT used since they swap left/right organs).
+    """
+    model.eval()
+    x_all = torch.from_numpy(np.ascontiguousarray(context_stack(volume, context))).float()
+    out = []
+    for s in range(0, x_all.shape[0], batch):
+        x = x_all[s : s + batch].to(device)
+        with autocast_ctx(device, amp):
+            p = model(x).float().softmax(dim=1)
+            if tta and context > 0:
+                p = 0.5 * (p + model(x.flip(1)).float().softmax(dim=1))
+        out.append(p.cpu())
+    return torch.cat(out)
+
+
+def largest_component_per_class(labels: np.ndarray) -> np.ndarray:
+    """Keep the largest 26-connected 3D component of every class. labels: (X, Y, Z) uint8."""
+    out = labels.copy()
+    struct = np.ones((3, 3, 3), dtype=bool)
+    for c in np.unique(labels):
+        if c == 0:
+            continue
+        mask = labels == c
+        lab, n = ndimage.label(mask, structure=struct)
+        if n <= 1:
+            continue
+        sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
+        out[mask & (lab != int(np.argmax(sizes)) + 1)] = 0
+    return out
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """labels: (X, Y, Z) uint8, exactly the input's shape; affine: (4, 4) == input affine.
+
+    confidence: mean max-probability over the predicted organ voxels (0 if none), in [0, 1].
+    class_volumes_ml: predicted volume in millilitres per class present (1..K).
+    """
+
+    labels: np.ndarray
+    affine: np.ndarray
+    confidence: float
+    class_volumes_ml: dict[int, float]
+
+
+def predict_volume(model: torch.nn.Module, cfg: ElsnetConfig, plan: Plan, image: np.ndarray,
+                   affine: np.ndarray, device: torch.device, *, tta: bool | None = None,
+                   lcc: bool | None = None) -> tuple[Prediction, np.ndarray]:
+    """Segment one study. image: (X, Y, Z) any numeric dtype, affine (4, 4) voxel->RAS mm.
+
+    Returns the Prediction and the max-probability map (X, Y, Z) float32.
+    """
+    affine = np.asarray(affine, dtype=np.float64)
+    norm = normalize_intensity(image, plan.modality, tuple(cfg.ct_window), tuple(cfg.mr_percentiles))
+    grid = WorkingGrid.plan(affine, norm.shape, norm, cfg.size, plan.pixel_mm)
+    work = grid.to_working(norm)
+    probs = infer_probs(model, work, cfg.context, device,
+                        tta=cfg.tta if tta is None else tta, amp=cfg.amp)
+    labels, conf = grid.probs_to_original(probs)
+    if cfg.lcc if lcc is None else lcc:
+        labels = largest_component_per_class(labels)
+    fg = labels > 0
+    confidence = float(conf[fg].mean()) if fg.any() else 0.0
+    voxel_ml = abs(float(np.linalg.det(affine[:3, :3]))) / 1000.0
+    counts = np.bincount(labels.reshape(-1), minlength=plan.n_classes)
+    volumes = {int(c): float(counts[c] * voxel_ml) for c in range(1, len(counts)) if counts[c]}
+    return Prediction(labels, affine, confidence, volumes), conf
+
+
+class Predictor:
+    """Loads a model artefact once and segments many studies.
+
+    >>> p = Predictor.load("model_dir")          # doctest: +SKIP
+    >>> pred = p.predict_file("study.nii.gz")    # doctest: +SKIP
+    """
+
+    def __init__(self, model: torch.nn.Module, cfg: ElsnetConfig, plan: Plan,
+                 labels: dict[int, str], device: torch.device, meta: dict | None = None) -> None:
+        self.model = model
+        self.cfg = cfg
+        self.plan = plan
+        self.labels = labels
+        self.device = device
+        self.meta = meta or {}
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str = "auto") -> Predictor:
+        dev = resolve_device(device)
+        model, cfg, plan, labels, meta = load_model(Path(model_dir), dev)
+        return cls(model, cfg, plan, labels, dev, meta)
+
+    def predict_array(self, image: np.ndarray, affine: np.ndarray) -> Prediction:
+        """image: (X, Y, Z) nibabel voxel order; affine: (4, 4) voxel -> RAS+ mm."""
+        from elsnet_core.errors import InvalidVolume
+
+        image = np.asarray(image)
+        if image.ndim != 3:
+            raise InvalidVolume(f"expected a 3D (X, Y, Z) image, got shape {image.shape}")
+        return predict_volume(self.model, self.cfg, self.plan, image, affine, self.device)[0]
+
+    def predict_volume(self, volume: Volume) -> Prediction:
+        return self.predict_array(volume.array, volume.affine)
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        """NIfTI file or DICOM series folder -> Prediction on that file's grid."""
+        return self.predict_volume(load_volume(path))

@@ -1,0 +1,210 @@
+"""Per-modality intensity normalisation and the in-plane working grid.
+
+A study is processed slice by slice along its third voxel axis (the acquisition's slice
+axis, never a reoriented one). In-plane, the two voxel axes are only permuted/flipped so that
+they point roughly along +R/+A (a "canonical" in-plane order, consistent across subjects),
+then resampled to a square ``size x size`` working grid of fixed physical pixel spacing,
+centred on the body. :class:`WorkingGrid` does the forward and the exact inverse mapping,
+so predictions land on exactly the input's grid.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from elsnet_core.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+def detect_modality(array: np.ndarray) -> str:
+    """'CT' when the volume holds Hounsfield-like negatives (1st percentile < -50), else 'MR'."""
+    sample = array.reshape(-1)[:: max(1, array.size // 200_000)]
+    return "CT" if float(np.percentile(sample, 1.0)) < -50.0 else "MR"
+
+
+def normalize_intensity(
+    array: np.ndarray,
+    modality: str,
+    ct_window: tuple[float, float] = (-125.0, 275.0),
+    mr_percentiles: tuple[float, float] = (0.5, 99.5),
+) -> np.ndarray:
+    """Map intensities to [0, 1]. array: (X, Y, Z) any dtype -> float32 same shape.
+
+    CT: linear HU window ``ct_window`` clipped. MR: robust percentiles of the volume.
+    """
+    a = np.asarray(array, dtype=np.float32)
+    if modality == "CT":
+        lo, hi = ct_window
+    elif modality == "MR":
+        sample = a.reshape(-1)[:: max(1, a.size // 500_000)]
+        lo, hi = (float(v) for v in np.percentile(sample, mr_percentiles))
+        if hi - lo < 1e-6:
+            hi = lo + 1.0
+    else:
+        raise InvalidInput(f"unknown modality {modality!r} (use CT or MR)")
+    return np.clip((a - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+
+
+def body_box(norm: np.ndarray, threshold: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane bounding box of the body. norm: (A, B, Z) in [0, 1].
+
+    Returns (lo, hi) voxel indices along the two in-plane axes (inclusive, float).
+    """
+    mask = norm > threshold
+    proj = mask.mean(axis=2) > 0.1
+    proj = ndimage.binary_opening(proj, iterations=2)
+    lab, n = ndimage.label(proj)
+    if n == 0:
+        return np.array([0.0, 0.0]), np.array(norm.shape[:2], dtype=float) - 1
+    sizes = ndimage.sum(proj, lab, index=np.arange(1, n + 1))
+    keep = lab == (int(np.argmax(sizes)) + 1)
+    idx = np.argwhere(keep)
+    return idx.min(axis=0).astype(float), idx.max(axis=0).astype(float)
+
+
+@dataclass(frozen=True)
+class Canon:
+    """In-plane permutation/flips making voxel axes 0/1 point roughly along +R / +A."""
+
+    transpose: bool
+    flip0: bool
+    flip1: bool
+
+    @staticmethod
+    def from_affine(affine: np.ndarray) -> Canon:
+        r = np.asarray(affine, dtype=np.float64)[:3, :2]
+        r = r / np.linalg.norm(r, axis=0, keepdims=True)
+        dom = np.argmax(np.abs(r), axis=0)
+        transpose = bool(dom[0] > dom[1]) or (dom[0] == dom[1] and abs(r[dom[0], 1]) > abs(r[dom[0], 0]))
+        order = (1, 0) if transpose else (0, 1)
+        flips = []
+        for ax in order:
+            d = int(np.argmax(np.abs(r[:, ax])))
+            flips.append(bool(r[d, ax] < 0))
+        return Canon(transpose, flips[0], flips[1])
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        """(X, Y, ...) voxel array -> canonical (A, B, ...) view."""
+        if self.transpose:
+            a = np.swapaxes(a, 0, 1)
+        if self.flip0:
+            a = a[::-1]
+        if self.flip1:
+            a = a[:, ::-1]
+        return a
+
+    def inverse(self, a: np.ndarray) -> np.ndarray:
+        """canonical (A, B, ...) -> original (X, Y, ...) voxel order."""
+        if self.flip1:
+            a = a[:, ::-1]
+        if self.flip0:
+            a = a[::-1]
+        if self.transpose:
+            a = np.swapaxes(a, 0, 1)
+        return a
+
+
+@dataclass(frozen=True)
+class WorkingGrid:
+    """Mapping between a study's grid (X, Y, Z) and the working grid (Z, size, size).
+
+    Working pixel (i, j) of slice z samples canonical voxel
+    ``(c0 + (i - (size-1)/2) * step0, c1 + (j - (size-1)/2) * step1, z)``.
+    """
+
+    shape: tuple[int, int, int]  # original (X, Y, Z)
+    canon: Canon
+    center: tuple[float, float]  # canonical voxel coords of the window centre
+    step: tuple[float, float]  # canonical voxels per working pixel
+    size: int
+    pixel_mm: float
+
+    @staticmethod
+    def plan(affine: np.ndarray, shape: tuple[int, int, int], norm: np.ndarray, size: int,
+             pixel_mm: float) -> WorkingGrid:
+        """Centre a size x size window of ``pixel_mm`` pixels on the body of ``norm`` (X,Y,Z)."""
+        canon = Canon.from_affine(affine)
+        sp = np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
+        sp_c = (sp[1], sp[0]) if canon.transpose else (sp[0], sp[1])
+        lo, hi = body_box(canon.forward(norm))
+        center = (float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2))
+        step = (pixel_mm / float(sp_c[0]), pixel_mm / float(sp_c[1]))
+        return WorkingGrid(tuple(int(s) for s in shape), canon, center, step, size, pixel_mm)  # type: ignore[arg-type]
+
+    def _canon_shape(self) -> tuple[int, int]:
+        x, y, _ = self.shape
+        return (y, x) if self.canon.transpose else (x, y)
+
+    def _forward_grid(self) -> torch.Tensor:
+        a_n, b_n = self._canon_shape()
+        s = self.size
+        k = torch.arange(s, dtype=torch.float64) - (s - 1) / 2
+        a = self.center[0] + k * self.step[0]
+        b = self.center[1] + k * self.step[1]
+        ha = 2 * a / max(a_n - 1, 1) - 1
+        wb = 2 * b / max(b_n - 1, 1) - 1
+        grid = torch.stack(torch.meshgrid(wb, ha, indexing="xy"), dim=-1)  # (S, S, 2) [i, j]
+        return grid.float()
+
+    def _inverse_grid(self) -> torch.Tensor:
+        a_n, b_n = self._canon_shape()
+        s = self.size
+        i = (torch.arange(a_n, dtype=torch.float64) - self.center[0]) / self.step[0] + (s - 1) / 2
+        j = (torch.arange(b_n, dtype=torch.float64) - self.center[1]) / self.step[1] + (s - 1) / 2
+        vi = 2 * i / (s - 1) - 1
+        vj = 2 * j / (s - 1) - 1
+        grid = torch.stack(torch.meshgrid(vj, vi, indexing="xy"), dim=-1)  # (A, B, 2)
+        return grid.float()
+
+    def to_working(self, array: np.ndarray, nearest: bool = False, fill: float = 0.0) -> np.ndarray:
+        """(X, Y, Z) -> (Z, size, size) float32 (nearest for label maps; outside = fill)."""
+        c = np.ascontiguousarray(self.canon.forward(array)).astype(np.float32)
+        t = torch.from_numpy(c).permute(2, 0, 1)[:, None]  # (Z, 1, A, B)
+        grid = self._forward_grid()[None].expand(t.shape[0], -1, -1, -1)
+        mode = "nearest" if nearest else "bilinear"
+        out = F.grid_sample(t - fill, grid, mode=mode, padding_mode="zeros", align_corners=True)
+        return (out[:, 0] + fill).numpy()
+
+    def probs_to_original(self, probs: torch.Tensor, chunk: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """Working-grid probabilities -> original grid.
+
+        probs: (Z, C, size, size) float, channel 0 = background.
+        Returns labels (X, Y, Z) uint8 and the max probability (X, Y, Z) float32; voxels
+        outside the working window are background with probability 1.
+        """
+        a_n, b_n = self._canon_shape()
+        z_n = probs.shape[0]
+        labels = np.zeros((a_n, b_n, z_n), dtype=np.uint8)
+        conf = np.ones((a_n, b_n, z_n), dtype=np.float32)
+        base = self._inverse_grid()[None]
+        for z0 in range(0, z_n, chunk):
+            p = probs[z0 : z0 + chunk].float()
+            grid = base.expand(p.shape[0], -1, -1, -1)
+            q = F.grid_sample(p, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+            q[:, 0] += (1.0 - q.sum(dim=1)).clamp_min(0.0)
+            mx, am = q.max(dim=1)
+            labels[:, :, z0 : z0 + chunk] = am.permute(1, 2, 0).numpy().astype(np.uint8)
+            conf[:, :, z0 : z0 + chunk] = mx.permute(1, 2, 0).numpy()
+        return (np.ascontiguousarray(self.canon.inverse(labels)),
+                np.ascontiguousarray(self.canon.inverse(conf)))
+
+    def working_spacing(self, z_mm: float) -> tuple[float, float, float]:
+        """Spacing in mm of the working volume axes (i, j, z)."""
+        return (self.pixel_mm, self.pixel_mm, z_mm)
+
+
+def exemplar_pixel_mm(norm: np.ndarray, affine: np.ndarray, size: int, margin: float) -> float:
+    """Working pixel size (mm) so the exemplar's body extent x margin fills the window."""
+    canon = Canon.from_affine(affine)
+    sp = np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
+    sp_c = (sp[1], sp[0]) if canon.transpose else (sp[0], sp[1])
+    lo, hi = body_box(canon.forward(norm))
+    extent = max((hi[0] - lo[0] + 1) * sp_c[0], (hi[1] - lo[1] + 1) * sp_c[1])
+    return float(extent * margin / size)

@@ -1,0 +1,182 @@
+"""Training loop pieces: the slice pool, one training stage, checkpoints.
+
+All arrays here live on the working grid: volumes (Z, S, S) float32 in [0, 1], labels
+(Z, S, S) uint8 with 255 = ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from elsnet_core.config import ElsnetConfig
+from elsnet_core.errors import Cancelled
+from elsnet_core.losses import IGNORE, PrototypeContrast, ce_dice_loss
+from elsnet_core.synthesis import augment
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Source:
+    """One annotated working volume: image (Z, S, S) float32, label (Z, S, S) uint8."""
+
+    image: np.ndarray
+    label: np.ndarray
+    group: str
+    labelled: np.ndarray = field(init=False)  # slice indices with any non-255 pixel
+    foreground: np.ndarray = field(init=False)  # slice indices with an organ pixel
+
+    def __post_init__(self) -> None:
+        lab = self.label
+        known = (lab != IGNORE).reshape(lab.shape[0], -1)
+        organ = ((lab > 0) & (lab != IGNORE)).reshape(lab.shape[0], -1)
+        self.labelled = np.flatnonzero(known.any(axis=1))
+        self.foreground = np.flatnonzero(organ.any(axis=1))
+
+
+class SlicePool:
+    """Draws 2.5D training slices from several groups of sources with fixed mixing weights."""
+
+    def __init__(self, context: int, weights: dict[str, float]) -> None:
+        self.context = context
+        self.weights = weights
+        self.sources: dict[str, list[Source]] = {}
+
+    def add(self, source: Source) -> None:
+        if source.labelled.size:
+            self.sources.setdefault(source.group, []).append(source)
+
+    def groups(self) -> list[str]:
+        return [g for g in self.weights if self.sources.get(g) and self.weights[g] > 0]
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns images (n, 2*context+1, S, S) float32 and labels (n, S, S) int64."""
+        groups = self.groups()
+        if not groups:
+            raise RuntimeError("slice pool is empty")
+        w = np.array([self.weights[g] for g in groups], dtype=float)
+        picks = rng.choice(len(groups), size=n, p=w / w.sum())
+        imgs, labs = [], []
+        for gi in picks:
+            srcs = self.sources[groups[gi]]
+            src = srcs[rng.integers(len(srcs))]
+            pool = src.foreground if src.foreground.size and rng.random() < 0.85 else src.labelled
+            z = int(pool[rng.integers(pool.size)])
+            zs = np.clip(np.arange(z - self.context, z + self.context + 1), 0, src.image.shape[0] - 1)
+            if rng.random() < 0.5:  # slice-order reversal: lets TTA use the reversed context
+                zs = zs[::-1]
+            imgs.append(src.image[zs])
+            labs.append(src.label[z])
+        return (torch.from_numpy(np.stack(imgs)).float(),
+                torch.from_numpy(np.stack(labs).astype(np.int64)))
+
+
+def autocast_ctx(device: torch.device, enabled: bool):
+    """bf16 autocast on CPU and CUDA (no grad scaler needed), or a no-op."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def lr_at(it: int, total: int, base: float, warmup: int = 20) -> float:
+    """Linear warm-up then cosine decay to 5% of ``base``."""
+    if it < warmup:
+        return base * (it + 1) / warmup
+    t = min(1.0, (it - warmup) / max(1, total - warmup))
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+@dataclass
+class StageHooks:
+    """Callbacks used by :func:`train_stage`."""
+
+    should_stop: Callable[[], bool] = lambda: False
+    on_iter: Callable[[int, dict[str, float]], None] = lambda it, m: None
+    checkpoint: Callable[[int], None] = lambda it: None
+    checkpoint_every_s: float = 30.0
+    deadline: float | None = None  # time.monotonic() value after which the stage ends early
+
+
+def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool: SlicePool,
+                cfg: ElsnetConfig, optimizer: torch.optim.Optimizer, iters: int, start: int,
+                device: torch.device, seed: int, hooks: StageHooks, *, strong_aug: bool,
+                amp: bool) -> tuple[int, dict[str, float]]:
+    """Run iterations ``start..iters-1`` of one stage. Returns (last iteration + 1, metrics).
+
+    Raises Cancelled when ``hooks.should_stop()`` turns True (checked every iteration).
+    """
+    model.train()
+    last_ckpt = time.monotonic()
+    metrics: dict[str, float] = {}
+    ema: dict[str, float] = {}
+    it = start
+    cl = device.type == "cpu"
+    while it < iters:
+        if hooks.should_stop():
+            hooks.checkpoint(it)
+            raise Cancelled("training cancelled")
+        if hooks.deadline is not None and time.monotonic() > hooks.deadline:
+            log.info("time budget reached at iteration %d/%d", it, iters)
+            break
+        rng = np.random.default_rng([seed, it])
+        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        x, y = pool.sample(cfg.batch_size, rng)
+        elastic = 0.03 if strong_aug else 0.015
+        x, y = augment(x, y, gen, strong=strong_aug, rotate_deg=cfg.rotate_deg,
+                       scale=tuple(cfg.scale_range), elastic=elastic)
+        x, y = x.to(device), y.to(device)
+        if cl:
+            x = x.contiguous(memory_format=torch.channels_last)
+        lr = lr_at(it, iters, cfg.lr)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        with autocast_ctx(device, amp):
+            if contrast is not None:
+                logits, emb = model(x, embed=True)
+            else:
+                logits, emb = model(x), None
+        loss, parts = ce_dice_loss(logits, y, cfg.dice_weight)
+        if contrast is not None and emb is not None:
+            lc = contrast(emb, y, logits, gen)
+            loss = loss + cfg.contrastive_weight * lc
+            parts["contrastive"] = float(lc.detach())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        parts["loss"] = float(loss.detach())
+        for k, v in parts.items():
+            ema[k] = v if k not in ema else 0.9 * ema[k] + 0.1 * v
+        metrics = dict(ema, lr=lr)
+        it += 1
+        hooks.on_iter(it, metrics)
+        if time.monotonic() - last_ckpt > hooks.checkpoint_every_s:
+            hooks.checkpoint(it)
+            last_ckpt = time.monotonic()
+    return it, metrics
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Atomically write a checkpoint (tensors and plain Python values only)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt / partial file: start over
+        log.warning("ignoring unreadable checkpoint %s (%s)", path, exc)
+        return None
