@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import json
 import logging
 import os
@@ -196,6 +197,15 @@ def _git_commit() -> str | None:
         return out + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def _code_sha() -> str:
+    """SHA-256 (first 12 hex) of every ``elsnet_core/*.py``: identifies uncommitted code too."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _loadavg() -> list[float]:
@@ -555,6 +565,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             else report.get("torch_threads"),
             "torch_version": torch_version or report.get("torch_version"),
             "git_commit": _git_commit(),
+            "code_sha": _code_sha(),
             "command": "elsnet bench " + " ".join(args.argv_used),
             "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
@@ -571,6 +582,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         logger.info("bench %s %s: %s", pack.name, args.setting, m)
         meta = {
             "git_commit": report["git_commit"],
+            "code_sha": report["code_sha"],
             "date_utc": report["date_utc"],
             "command": report["command"],
             "torch_threads": torch_threads,
