@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -125,10 +126,8 @@ class WorkerProcess:
         raise TimeoutError(f"worker not ready: {self.log.read_text(errors='replace')[-3000:]}")
 
     def kill(self, sig: int = 9) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:

@@ -1,0 +1,119 @@
+"""End to end through the public REST API with a real Celery worker process:
+(1) PostgreSQL + Redis broker, (2) the embedded default (SQLite, local folder, filesystem broker)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import httpx
+import nibabel as nib
+import numpy as np
+import pytest
+
+from tests.conftest import REPO, free_port, small_chaos_case
+from tests.e2e.helpers import Api, dice, one_slice_annotation
+
+LABELS = {"1": "liver", "2": "kidney_right", "3": "kidney_left", "4": "spleen"}
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_train_and_segment_with_postgres_redis_and_real_worker(pg_env, redis_url, start_worker, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from store.db import reset_caches
+
+    # given: the service on PostgreSQL + Redis, and a real worker process on the same settings
+    monkeypatch.setenv("BROKER_URL", redis_url)
+    monkeypatch.setenv("ELSNET_BOOTSTRAP_KEY", "e2e-key")
+    reset_caches()
+    env = {**pg_env, "BROKER_URL": redis_url}
+    start_worker(env)
+    from api.main import create_app
+
+    ex_img, ex_lab = small_chaos_case("case_01", tmp_path)
+    other_img, other_lab = small_chaos_case("case_02", tmp_path)
+    with TestClient(create_app(), headers={"Authorization": "Bearer e2e-key"}) as client:
+        api = Api(client)
+        pid = api.project(LABELS)
+        ex = api.upload(pid, ex_img)
+        other = api.upload(pid, other_img)
+        api.annotate(pid, ex["id"], ex_lab)
+        # when
+        job = api.job(pid, {"kind": "train", "preset": "tiny"})
+        done = api.wait(job["id"], timeout=900)
+        # then
+        assert done["state"] == "succeeded", done["error"]
+        assert done["progress"] == 1.0 and done["model_id"]
+        seen = done["_progress_seen"]
+        assert all(b >= a for a, b in itertools.pairwise(seen)), "progress went backwards"
+        events = client.get(f"/api/v1/jobs/{job['id']}/metrics").json()["data"]
+        stages = {e["stage"] for e in events}
+        assert {"train_stage1", "segment"} <= stages
+        assert any("loss" in e["metrics"] for e in events), "no loss values reported"
+        mask = api.mask(pid, other["id"])
+        uploaded = nib.load(str(other_img))
+        assert mask.shape == uploaded.shape
+        np.testing.assert_allclose(mask.affine, uploaded.affine, atol=1e-5)
+        truth = np.asanyarray(nib.load(str(other_lab)).dataobj)
+        pred = np.asanyarray(mask.dataobj)
+        assert set(np.unique(pred)) <= {0, 1, 2, 3, 4}
+        # a tiny budget on a downsampled case still finds the liver somewhere near the truth
+        assert dice(pred == 1, truth == 1) > 0.2
+        # the model version is listed and its artefact is a loadable folder
+        models = client.get(f"/api/v1/projects/{pid}/models").json()
+        assert models["count"] == 1 and models["data"][0]["exemplar_study_ids"] == [ex["id"]]
+        art = client.get(f"/api/v1/models/{done['model_id']}/artifact")
+        assert art.status_code == 200
+        (tmp_path / "m.tar.gz").write_bytes(art.content)
+        with tarfile.open(tmp_path / "m.tar.gz") as tar:
+            names = tar.getnames()
+        assert "model/config.json" in names
+
+
+def test_embedded_default_flow_slice_exemplar(tmp_path: Path) -> None:
+    """`elsnet serve` on the embedded default: SQLite, local folder, filesystem broker, real worker."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BROKER_URL", "STORAGE_URL")}
+    env.update(ELSNET_HOME=str(tmp_path / "home"), ELSNET_BOOTSTRAP_KEY="emb-key", PYTHONPATH=str(REPO))
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "elsnet_cli.py"), "serve", "--port", str(port)], cwd=REPO, env=env,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer emb-key"}, timeout=60)
+        for _ in range(120):
+            try:
+                if client.get("/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        ready = client.get("/ready").json()
+        assert ready["status"] == "ready", ready
+        assert (tmp_path / "home" / "elsnet.db").exists()  # SQLite, not a server
+        api = Api(client)
+        ex_img, ex_lab = small_chaos_case("case_01", tmp_path)
+        other_img, _ = small_chaos_case("case_02", tmp_path)
+        pid = api.project(LABELS)
+        ex = api.upload(pid, ex_img)
+        other = api.upload(pid, other_img)
+        one = one_slice_annotation(ex_lab, tmp_path / "one_slice.nii.gz")
+        assert api.annotate(pid, ex["id"], one)["annotated_slices"] == 1
+        job = api.job(pid, {"kind": "train", "preset": "tiny"})
+        done = api.wait(job["id"], timeout=900)
+        assert done["state"] == "succeeded", (done["error"], (tmp_path / "home" / "worker.log").read_text()[-3000:])
+        mask = api.mask(pid, other["id"])
+        uploaded = nib.load(str(other_img))
+        assert mask.shape == uploaded.shape
+        np.testing.assert_allclose(mask.affine, uploaded.affine, atol=1e-5)
+        assert (tmp_path / "home" / "objects").is_dir()
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)
