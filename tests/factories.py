@@ -8,7 +8,6 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
