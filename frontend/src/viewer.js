@@ -2,7 +2,7 @@
 // study's NATIVE voxel indices (the file's i, j, k), through NiiVue's own RAS reorientation
 // (permRAS), so a painted voxel is exactly the one displayed under the pointer.
 
-import { Niivue, NVImage, SLICE_TYPE, SHOW_RENDER, DRAG_MODE } from '@niivue/niivue'
+import { Niivue, NVImage, SLICE_TYPE, SHOW_RENDER, DRAG_MODE, MULTIPLANAR_TYPE } from '@niivue/niivue'
 
 export const VIEWS = {
   axial: SLICE_TYPE.AXIAL,
@@ -40,9 +40,9 @@ export class Viewer {
       isOrientCube: false,
       dragAndDropEnabled: false,
       multiplanarShowRender: SHOW_RENDER.NEVER,
+      multiplanarLayout: MULTIPLANAR_TYPE.GRID,
       dragMode: DRAG_MODE.contrast,
       logLevel: 'warn',
-      textHeight: 0.035,
     })
     await this.nv.attachToCanvas(this.canvas)
     this.nv.setRadiologicalConvention(true)

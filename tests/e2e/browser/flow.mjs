@@ -45,6 +45,7 @@ const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, acc
 const consoleErrors = []
 page.on('console', (m) => {
   if (m.type() === 'error') consoleErrors.push(m.text())
+  if (process.env.ELSNET_DEBUG) log('console', m.type(), m.text())
 })
 page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`))
 page.on('dialog', (d) => d.accept()) // "discard unsaved changes?" confirmations
@@ -63,8 +64,10 @@ try {
   const name = `e2e ${new Date().toISOString()}`
   await page.fill('#project-name', name)
   await page.fill('#label-rows .label-row:nth-child(1) .label-name', 'liver')
-  await page.click('#add-label')
-  await page.fill('#label-rows .label-row:nth-child(2) .label-name', 'kidney_right')
+  for (const [i, label] of ['kidney_right', 'kidney_left', 'spleen'].entries()) {
+    await page.click('#add-label')
+    await page.fill(`#label-rows .label-row:nth-child(${i + 2}) .label-name`, label)
+  }
   await page.click('#project-create')
   await page.waitForFunction(() => /#\/projects\/[^/]+/.test(location.hash))
   out.project_id = await page.evaluate(() => /#\/projects\/([^/]+)/.exec(location.hash)[1])
