@@ -198,18 +198,25 @@ $('#project-form').addEventListener('submit', async (ev) => {
 async function openProject(id, tab) {
   if (!api.getKey()) return showProjects()
   if (state.project?.id !== id) {
-    const p = await guarded('Opening the project', () => api.get(P(id)))
-    if (!p) return
-    state.project = p
-    state.studies = []
-    state.study = null
-    closeViewerStudy()
-    stopFollowing()
-    $('#studies-table tbody').replaceChildren()
-    $('#upload-list').replaceChildren()
-    refreshStudies()
-    refreshJobs(true)
-    refreshModels()
+    if (state.opening?.id !== id) {
+      // a different project: reset its views at once (uploads started meanwhile keep their rows)
+      state.project = null
+      state.studies = []
+      state.study = null
+      closeViewerStudy()
+      stopFollowing()
+      $('#studies-table tbody').replaceChildren()
+      $('#upload-list').replaceChildren()
+      state.opening = { id, promise: api.get(P(id)) }
+    }
+    const p = await guarded('Opening the project', () => state.opening.promise)
+    if (!p || state.opening?.id !== id) return
+    if (state.project?.id !== id) {
+      state.project = p
+      refreshStudies()
+      refreshJobs(true)
+      refreshModels()
+    }
   }
   $('#projects-view').hidden = true
   $('#project-view').hidden = false
@@ -261,14 +268,16 @@ function uploadGroups(files) {
 }
 
 async function uploadFiles(files) {
-  if (!state.project) return
+  // the project may still be loading: its id is in the address
+  const pid = state.project?.id ?? /^#\/projects\/([^/]+)/.exec(location.hash)?.[1]
+  if (!pid) return showMessage('Open a project before uploading studies.', 'error')
   const groups = uploadGroups(files)
   const queue = groups.map((g) => ({ ...g, row: uploadRow(g) }))
   const worker = async () => {
-    while (queue.length) await uploadOne(queue.shift())
+    while (queue.length) await uploadOne(pid, queue.shift())
   }
   await Promise.all([worker(), worker()]) // two uploads at a time
-  refreshStudies()
+  if (state.project?.id === pid) refreshStudies()
 }
 
 function uploadRow(g) {
@@ -279,7 +288,7 @@ function uploadRow(g) {
   return row
 }
 
-async function uploadOne(g) {
+async function uploadOne(pid, g) {
   const bar = $('.progress', g.row)
   const status = $('.status', g.row)
   const setPct = (f, text) => {
@@ -290,7 +299,7 @@ async function uploadOne(g) {
   for (const f of g.files) form.append('file', f, f.name)
   status.textContent = 'uploading'
   setPct(0)
-  const { promise } = api.uploadForm('POST', `${P(state.project.id)}/studies`, form, (loaded, total) => {
+  const { promise } = api.uploadForm('POST', `${P(pid)}/studies`, form, (loaded, total) => {
     setPct(loaded / total)
     if (loaded >= total) status.textContent = 'checking…'
   })

@@ -71,6 +71,7 @@ try {
   await page.click('#project-create')
   await page.waitForFunction(() => /#\/projects\/[^/]+/.test(location.hash))
   out.project_id = await page.evaluate(() => /#\/projects\/([^/]+)/.exec(location.hash)[1])
+  await page.waitForFunction((id) => window.__elsnet.state.project?.id === id, out.project_id)
 
   // ---- upload (plus one bad file, to see the API's message shown per file)
   step('upload studies')
