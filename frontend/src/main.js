@@ -191,6 +191,9 @@ $('#project-form').addEventListener('submit', async (ev) => {
   )
   if (!p) return
   showMessage(`Project “${p.name}” created.`, 'ok')
+  $('#project-form').reset()
+  $('#label-rows').replaceChildren()
+  addLabelRow('liver')
   location.hash = `#/projects/${p.id}`
 })
 
@@ -949,10 +952,16 @@ async function refreshModels() {
   renderModels()
 }
 
+const METRIC_ORDER = [/dice/i, /loss/i, /confidence/i, /seconds/i]
 function metricText(m) {
   if (!m || typeof m !== 'object') return ''
+  const rank = (k) => {
+    const i = METRIC_ORDER.findIndex((re) => re.test(k))
+    return i < 0 ? METRIC_ORDER.length : i
+  }
   return Object.entries(m)
     .filter(([, v]) => typeof v === 'number')
+    .sort(([a], [b]) => rank(a) - rank(b) || b.localeCompare(a)) // later stages first
     .slice(0, 4)
     .map(([k, v]) => `${k} ${Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)}`)
     .join(' · ')
@@ -966,7 +975,7 @@ function renderModels() {
       return h('tr', { dataset: { modelId: m.id } },
         h('td', { title: m.id }, short(m.id)),
         h('td', {}, fmtDate(m.created_at)),
-        h('td', {}, m.config?.preset ?? ''),
+        h('td', {}, state.jobs.find((j) => j.id === m.job_id)?.preset ?? m.config?.preset ?? m.config?.config?.size ?? ''),
         h('td', { class: 'muted' }, metricText(m.metrics)),
         h('td', {}, (m.exemplar_study_ids ?? []).length),
         h('td', {}, active ? h('span', { class: 'badge ok' }, 'active') : ''),

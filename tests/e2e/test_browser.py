@@ -235,7 +235,12 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     review = client.get(f"/api/v1/projects/{pid}/studies/{out['review_study_id']}").json()
     assert list(mask.shape) == list(review["shape"])
     assert int((np.asarray(mask.dataobj) > 0).sum()) == out["mask_voxels_shown"]
-    assert out["models"] >= 1
+    # then: a second training succeeded, a third was cancelled, the older model was pinned active
+    assert out["train2_state"] == "succeeded"
+    assert out["cancel_state"] == "cancelled"
+    assert client.get(f"/api/v1/jobs/{out['cancel_job_id']}").json()["state"] == "cancelled"
+    assert out["models"] >= 2
+    assert client.get(f"/api/v1/projects/{pid}").json()["active_model_id"] == out["made_active"]
 
     # then: "correct annotation" saved the mask as the second exemplar, on every slice
     assert out["correction_saved"] is True

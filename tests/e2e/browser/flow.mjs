@@ -261,10 +261,33 @@ try {
       await page.click('#annot-cancel')
     }
 
-    step('models')
+    step('a second tiny training (two exemplars now)')
+    await page.click('.tabs button[data-tab="training"]')
+    await page.selectOption('#preset', 'tiny')
+    const firstJob = await page.evaluate(() => window.__elsnet.state.job?.id)
+    await page.click('#train-start')
+    await page.waitForFunction((id) => window.__elsnet.state.job && window.__elsnet.state.job.id !== id, firstJob)
+    await page.waitForFunction(() => ['succeeded', 'failed', 'cancelled'].includes(document.querySelector('#job-card').dataset.state), null, { timeout: TRAIN_TIMEOUT, polling: 1000 })
+    out.train2_state = await page.locator('#job-card').getAttribute('data-state')
+
+    step('start a training and cancel it')
+    await page.selectOption('#preset', 'fast')
+    const secondJob = await page.evaluate(() => window.__elsnet.state.job?.id)
+    await page.click('#train-start')
+    await page.waitForFunction((id) => window.__elsnet.state.job && window.__elsnet.state.job.id !== id, secondJob)
+    out.cancel_job_id = await page.evaluate(() => window.__elsnet.state.job.id)
+    await page.click('#job-cancel')
+    await page.waitForFunction(() => document.querySelector('#job-card').dataset.state === 'cancelled', null, { timeout: 120000 })
+    out.cancel_state = await page.locator('#job-card').getAttribute('data-state')
+
+    step('models: make the older model active')
     await page.click('.tabs button[data-tab="models"]')
-    await page.waitForSelector('#models-table tbody tr', { timeout: 30000 })
+    await page.waitForFunction(() => document.querySelectorAll('#models-table tbody tr').length >= 2, null, { timeout: 30000 })
     out.models = await page.locator('#models-table tbody tr').count()
+    const older = page.locator('#models-table tbody tr').last()
+    out.made_active = await older.getAttribute('data-model-id')
+    await older.locator('button.make-active').click()
+    await page.waitForFunction((id) => window.__elsnet.state.project.active_model_id === id && document.querySelector(`#models-table tr[data-model-id="${id}"] .badge.ok`), out.made_active, { timeout: 30000 })
     await shot(page, '06_models')
   }
   await page.goto(`${BASE}/#/`)
@@ -274,7 +297,8 @@ try {
   exitCode = 1
   out.error = String(e?.stack ?? e)
   log('FAILED', e)
-  await shot(page, 'failure').catch(() => {})
+  await page.screenshot({ path: path.join(DOWNLOADS, 'failure.png') }).catch(() => {})
+  out.failure_screenshot = path.join(DOWNLOADS, 'failure.png')
 } finally {
   out.console_errors = consoleErrors
   await browser.close()
