@@ -32,8 +32,6 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SHOTS = REPO / "docs" / "screenshots"
 KEY = "e2e-browser-key-0123456789"
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 
 def _label_file() -> Path:
     for folder in (
@@ -138,6 +136,18 @@ def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
     return np.linalg.norm(p - (a + t[:, None] * ab), axis=1)
 
 
+def test_frontend_unit_tests() -> None:
+    """The painting model and the NIfTI writer (frontend/test, `npm test`: node's test runner)."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    run = subprocess.run(["npm", "test"], cwd=FRONTEND, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "# fail 0" in run.stdout
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base, home = service
     samples = _samples()
@@ -230,6 +240,7 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     # then: training reached 100 %, a loss curve was drawn, a mask was shown and downloaded
     assert out["train_state"] == "succeeded" and out["train_progress"] == "100"
     assert out["chart_points"] >= 2
+    assert out.get("live", {}).get("stage"), "no live stage was shown while training"
     assert out["mask_voxels_shown"] > 0
     mask = _nifti(Path(out["download"]["path"]).read_bytes())
     review = client.get(f"/api/v1/projects/{pid}/studies/{out['review_study_id']}").json()

@@ -32,6 +32,7 @@ async function shot(page, name) {
   if (!SHOTS) return
   fs.mkdirSync(SHOTS, { recursive: true })
   await page.waitForTimeout(300)
+  await page.evaluate(() => document.querySelectorAll('.msg:not(.error)').forEach((m) => m.remove())) // transient toasts
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) })
 }
 
@@ -185,6 +186,19 @@ try {
     await page.selectOption('#preset', 'tiny')
     await page.click('#train-start')
     await page.waitForSelector('#job-card:not([hidden])')
+    const live = await page
+      .waitForFunction(() => {
+        const st = document.querySelector('#job-card').dataset.state
+        if (['succeeded', 'failed', 'cancelled'].includes(st)) return 'ended'
+        const pct = +document.querySelector('#job-progress').dataset.progress
+        return st === 'running' && pct >= 25 && document.querySelectorAll('#loss-chart polyline').length ? 'live' : false
+      }, null, { timeout: TRAIN_TIMEOUT, polling: 250 })
+      .then((h) => h.jsonValue())
+      .then((v) => v === 'live')
+    if (live) {
+      out.live = { eta: await page.locator('#job-eta').textContent(), stage: await page.locator('#job-stage').textContent(), progress: await page.locator('#job-progress').getAttribute('data-progress') }
+      await shot(page, '03_training_live')
+    }
     await page.waitForFunction(() => ['succeeded', 'failed', 'cancelled'].includes(document.querySelector('#job-card').dataset.state), null, { timeout: TRAIN_TIMEOUT, polling: 1000 })
     out.train_state = await page.locator('#job-card').getAttribute('data-state')
     out.train_progress = await page.locator('#job-progress').getAttribute('data-progress')
