@@ -10,10 +10,11 @@ function el(name, attrs = {}, text) {
   return e
 }
 
-function fmt(v) {
-  if (v === 0) return '0'
-  const a = Math.abs(v)
-  return a >= 100 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toPrecision(2)
+/** Enough decimals to tell ticks `step` apart. */
+function fmt(v, step = Math.abs(v) / 10) {
+  if (!Number.isFinite(v)) return ''
+  const decimals = step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step)))) : 2
+  return v.toFixed(decimals)
 }
 
 export class LossChart {
@@ -76,7 +77,7 @@ export class LossChart {
     for (let i = 0; i <= 4; i++) {
       const y = ymin + ((ymax - ymin) * i) / 4
       svg.append(el('line', { x1: m.l, x2: W - m.r, y1: sy(y), y2: sy(y), class: 'chart-grid' }))
-      svg.append(el('text', { x: m.l - 6, y: sy(y) + 4, 'text-anchor': 'end', class: 'chart-tick' }, fmt(y)))
+      svg.append(el('text', { x: m.l - 6, y: sy(y) + 4, 'text-anchor': 'end', class: 'chart-tick' }, fmt(y, (ymax - ymin) / 4)))
     }
     svg.append(el('text', { x: W - m.r, y: H - 6, 'text-anchor': 'end', class: 'chart-tick' }, `step ${xmax}`))
     svg.append(el('text', { x: m.l, y: H - 6, class: 'chart-tick' }, `step ${xmin}`))
@@ -85,7 +86,7 @@ export class LossChart {
       svg.append(el('polyline', { points: d.join(' '), fill: 'none', stroke: COLORS[i], 'stroke-width': 2, class: 'chart-line', 'data-key': k }))
       svg.append(el('rect', { x: m.l + 10 + i * 120, y: m.t + 8, width: 10, height: 10, fill: COLORS[i] }))
       const last = pts.filter((p) => k in p.metrics).at(-1)
-      svg.append(el('text', { x: m.l + 24 + i * 120, y: m.t + 17, class: 'chart-legend' }, `${k} ${last ? fmt(last.metrics[k]) : ''}`))
+      svg.append(el('text', { x: m.l + 24 + i * 120, y: m.t + 17, class: 'chart-legend' }, `${k} ${last ? fmt(last.metrics[k], Math.abs(last.metrics[k]) / 1000) : ''}`))
     })
   }
 }

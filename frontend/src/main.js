@@ -874,6 +874,12 @@ function stopFollowing() {
 function renderJob(j) {
   state.job = { ...state.job, ...j }
   const job = state.job
+  const row = state.jobs.findIndex((x) => x.id === job.id)
+  if (row >= 0) {
+    const before = state.jobs[row]
+    state.jobs[row] = { ...before, state: job.state, progress: job.progress ?? before.progress }
+    if (before.state !== job.state || Math.round(100 * (before.progress ?? 0)) !== Math.round(100 * (job.progress ?? 0))) renderJobs()
+  }
   $('#job-card').hidden = false
   $('#job-card').dataset.state = job.state ?? ''
   $('#job-title').textContent = `${job.kind === 'infer' ? 'Segmentation' : 'Training'} ${short(job.id)}${job.preset ? ` · ${job.preset}` : ''}`
