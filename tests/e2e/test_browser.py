@@ -177,6 +177,7 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
 
     # then: the key stayed in sessionStorage, both studies uploaded, the bad file's reason shown
     assert out["session_key_only"] is True
+    assert out["thumbs_loaded"] is True
     assert out["upload_ok"] == 2
     assert out["upload_progress_texts"] == ["100 %", "100 %"]
     assert len(out["upload_rejected_text"]) == 1 and "not_a_scan" in out["upload_rejected_text"][0]
@@ -251,6 +252,8 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     assert out["cancel_state"] == "cancelled"
     assert client.get(f"/api/v1/jobs/{out['cancel_job_id']}").json()["state"] == "cancelled"
     assert out["models"] >= 2
+    seg = Path(out["download_seg"]["path"]).read_bytes()
+    assert seg[128:132] == b"DICM", "the DICOM SEG download is not a DICOM file"
     assert client.get(f"/api/v1/projects/{pid}").json()["active_model_id"] == out["made_active"]
 
     # then: "correct annotation" saved the mask as the second exemplar, on every slice

@@ -76,15 +76,27 @@ try {
 
   // ---- upload (plus one bad file, to see the API's message shown per file)
   step('upload studies')
-  const bad = path.join(DOWNLOADS, 'not_a_scan.nii.gz')
-  fs.writeFileSync(bad, 'this is not a NIfTI file')
-  await page.setInputFiles('#file-input', [...SAMPLES, bad])
+  // dropped onto the drop zone together, as a person would drag them from a file manager
+  const dropped = [
+    ...SAMPLES.map((f) => ({ name: path.basename(f), b64: fs.readFileSync(f).toString('base64') })),
+    { name: 'not_a_scan.nii.gz', b64: Buffer.from('this is not a NIfTI file').toString('base64') },
+  ]
+  await page.evaluate((files) => {
+    const dt = new DataTransfer()
+    for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name))
+    const zone = document.querySelector('#dropzone')
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }))
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+  }, dropped)
   await page.waitForFunction((n) => document.querySelectorAll('#upload-list li.ok, #upload-list li.rejected').length === n, SAMPLES.length + 1, { timeout: 180000 })
   out.upload_ok = await page.locator('#upload-list li.ok').count()
   out.upload_rejected_text = await page.locator('#upload-list li.rejected .err').allTextContents()
   out.upload_progress_texts = await page.locator('#upload-list li.ok .progress span').allTextContents()
   await page.waitForFunction((n) => document.querySelectorAll('#studies-table tbody tr').length >= n, SAMPLES.length)
-  await page.waitForFunction(() => [...document.querySelectorAll('#studies-table img.thumb')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 30000 }).catch(() => log('thumbnails not all loaded'))
+  out.thumbs_loaded = await page
+    .waitForFunction(() => [...document.querySelectorAll('#studies-table img.thumb')].every((i) => i.complete && i.naturalWidth > 0), null, { timeout: 30000 })
+    .then(() => true)
+    .catch(() => false)
   await shot(page, '01_cohort_upload')
   const rows = await page.evaluate(() => window.__elsnet.state.studies.map((s) => ({ id: s.id, name: s.name, shape: s.shape })))
   out.studies = rows
@@ -249,6 +261,13 @@ try {
     const dlPath = path.join(DOWNLOADS, dl.suggestedFilename())
     await dl.saveAs(dlPath)
     out.download = { path: dlPath, name: dl.suggestedFilename(), bytes: fs.statSync(dlPath).size }
+    const [seg] = await Promise.all([
+      page.waitForEvent('download', { timeout: 120000 }),
+      page.click(`#studies-table tr[data-study-id="${other}"] button.dl-seg`),
+    ])
+    const segPath = path.join(DOWNLOADS, `seg_${seg.suggestedFilename()}`)
+    await seg.saveAs(segPath)
+    out.download_seg = { path: segPath, name: seg.suggestedFilename(), bytes: fs.statSync(segPath).size }
 
     step('correct the mask of the reviewed study and save it (it becomes an exemplar)')
     await page.click(`#studies-table tr[data-study-id="${other}"] button.correct`)
