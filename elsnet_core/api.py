@@ -185,7 +185,9 @@ def fit(
     del ex_vols
 
     use_cohort = cfg.cohort_synthesis and bool(unl)
-    do_stage2 = cfg.stage2 and bool(unl)
+    # exemplars annotated on a few slices only (slice setting) are pseudo-labelled too
+    partial = [s for s in exs if s.label is not None and float((s.label == IGNORE).mean()) > 0.5]
+    do_stage2 = cfg.stage2 and bool(unl or partial)
     weights = {"synthesis": 0.12 if use_cohort else 0.01,
                "train_stage1": cfg.stage1_iters / 1000,
                "pseudo_label": 0.03 if do_stage2 else 0.0,
@@ -231,6 +233,9 @@ def fit(
                 tmp = cache.with_suffix(".tmp.npz")
                 np.savez(tmp, n_samples=len(cohort_imgs), **arrays)
                 tmp.replace(cache)
+    metrics_synth_s = time.monotonic() - t0
+    log.info("preprocessing + synthesis took %.1f s (%d cohort samples)", metrics_synth_s,
+             len(cohort_imgs))
     report("synthesis", 1.0, message=f"{len(cohort_imgs)} cohort samples", force=True)
 
     # ---- model, optimiser, checkpoint --------------------------------------------------
@@ -268,7 +273,8 @@ def fit(
 
     amp = cfg.amp
     budget_end = t0 + cfg.time_budget_s if cfg.time_budget_s else None
-    metrics: dict[str, float] = {"n_cohort_samples": float(len(cohort_imgs))}
+    metrics: dict[str, float] = {"n_cohort_samples": float(len(cohort_imgs)),
+                                 "synthesis_seconds": metrics_synth_s}
 
     # ---- stage 1 ------------------------------------------------------------------------
     pool1 = SlicePool(cfg.context, {"exemplar": 1.0 - cfg.cohort_fraction if cohort_imgs else 1.0,
@@ -308,15 +314,22 @@ def fit(
             raise Cancelled("training cancelled")
         report("pseudo_label", 0.0, message="pseudo-labelling", force=True)
         pl_cache = wdir / f"pseudo_{fingerprint}.npz" if wdir else None
+        targets = [u.image for u in unl] + [s.image for s in partial]
         if pl_cache is not None and pl_cache.exists() and state["stage"] == "train_stage2":
             data = np.load(pl_cache)
-            plabs = [data[f"lab{i}"] for i in range(len(unl))]
+            plabs = [data[f"lab{i}"] for i in range(len(targets))]
             confs = [float(c) for c in data["conf"]]
         else:
+            props = None
+            if propagated is not None or partial:
+                props = list(propagated) if propagated is not None else [None] * len(unl)
+                props += [s.label for s in partial]
             plabs, confs = pseudo_label(
-                model, [u.image for u in unl], cfg.context, dev, cfg.pseudo_threshold,
-                propagated, amp=amp,
+                model, targets, cfg.context, dev, cfg.pseudo_threshold, props, amp=amp,
                 on_step=lambda i, n: report("pseudo_label", i / n, force=True))
+            for i, s in enumerate(partial):  # the painted voxels stay as painted
+                lab = plabs[len(unl) + i]
+                plabs[len(unl) + i] = np.where(s.label != IGNORE, s.label, lab).astype(np.uint8)
             if pl_cache is not None:
                 np.savez(pl_cache, conf=np.array(confs),
                          **{f"lab{i}": a for i, a in enumerate(plabs)})
@@ -335,8 +348,8 @@ def fit(
             pool2.add(Source(s.image, s.label, "exemplar"))
         for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
             pool2.add(Source(img, lab, "cohort"))
-        for u, lab in zip(unl, plabs, strict=True):
-            pool2.add(Source(u.image, lab, "pseudo"))
+        for img, lab in zip(targets, plabs, strict=True):
+            pool2.add(Source(img, lab, "pseudo"))
         hooks = StageHooks(
             should_stop=should_stop,
             on_iter=lambda it, m: report("train_stage2", it / cfg.stage2_iters, m,

@@ -138,11 +138,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         size=128,
         widths=(16, 32, 64, 128, 256),
         batch_size=16,
-        stage1_iters=420,
+        stage1_iters=380,
         stage2_iters=200,
         reg_iterations=20,
         reg_coarse_mm=6.0,
-        time_budget_s=480.0,
+        time_budget_s=500.0,
     ),
     # Most accurate; meant for one GPU (<= ~10 min on an H100), still runs on CPU.
     "full": dict(

@@ -67,22 +67,30 @@ class PrototypeContrast(nn.Module):
 
     def _sample(self, target: torch.Tensor, hard: torch.Tensor, gen: torch.Generator | None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel indices (flattened N*H*W) and their classes, balanced per class."""
         flat_t = target.reshape(-1)
         flat_h = hard.reshape(-1)
-        idx_all, cls_all = [], []
         k = self.pixels_per_class
-        for c in torch.unique(flat_t).tolist():
+        # candidates: all hard pixels plus a uniform random subset (bounded work per call)
+        n_uniform = min(flat_t.numel(), 64 * k)
+        uni = torch.randint(flat_t.numel(), (n_uniform,), generator=gen, device="cpu")
+        uni = uni.to(flat_t.device)
+        hard_idx = flat_h.nonzero(as_tuple=True)[0]
+        pick = torch.randperm(hard_idx.numel(), generator=gen, device="cpu")[: 64 * k]
+        hard_idx = hard_idx[pick.to(hard_idx.device)]
+        idx_all, cls_all = [], []
+        t_uni, t_hard = flat_t[uni], flat_t[hard_idx]
+        for c in torch.unique(torch.cat([t_uni, t_hard])).tolist():
             if c == IGNORE:
                 continue
-            members = (flat_t == c).nonzero(as_tuple=True)[0]
-            hard_m = members[flat_h[members]]
-            n_hard = min(k // 2, hard_m.numel())
-            pick = []
-            if n_hard:
-                pick.append(hard_m[torch.randperm(hard_m.numel(), generator=gen)[:n_hard]])
-            n_rand = min(k - n_hard, members.numel())
-            pick.append(members[torch.randperm(members.numel(), generator=gen)[:n_rand]])
-            sel = torch.cat(pick)
+            h = hard_idx[t_hard == c][: k // 2]
+            u = uni[t_uni == c]
+            u = u[: k - h.numel()]
+            if h.numel() + u.numel() < k:  # rare class: take all of its pixels we can find
+                extra = (flat_t == c).nonzero(as_tuple=True)[0]
+                perm = torch.randperm(extra.numel(), generator=gen, device="cpu")
+                u = torch.cat([u, extra[perm[: k - h.numel() - u.numel()].to(extra.device)]])
+            sel = torch.cat([h, u])
             idx_all.append(sel)
             cls_all.append(torch.full_like(sel, c))
         if not idx_all:

@@ -47,7 +47,8 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
 
 
 def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int,
-                 device: torch.device, threshold: float, propagated: list[np.ndarray] | None,
+                 device: torch.device, threshold: float,
+                 propagated: list[np.ndarray | None] | None,
                  amp: bool = True, on_step=None) -> tuple[list[np.ndarray], list[float]]:
     """Pseudo-label every working volume (Z, S, S) float32; see :func:`select_confident`."""
     labels, confs = [], []

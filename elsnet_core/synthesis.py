@@ -43,7 +43,8 @@ def _rand(gen: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
 
 def random_grid(n: int, size: int, gen: torch.Generator, rotate_deg: float = 12.0,
                 scale: tuple[float, float] = (0.85, 1.15), shift: float = 0.06,
-                elastic: float = 0.03, elastic_grid: int = 6) -> torch.Tensor:
+                elastic: float = 0.03, elastic_grid: int = 6,
+                device: torch.device | str = "cpu") -> torch.Tensor:
     """Random affine + smooth elastic sampling grid (N, size, size, 2), align_corners=True.
 
     ``elastic`` is the displacement std in normalised units (1.0 = half the field of view).
@@ -58,9 +59,9 @@ def random_grid(n: int, size: int, gen: torch.Generator, rotate_deg: float = 12.
     theta[:, 1, 0] = torch.sin(ang) / sy
     theta[:, 1, 1] = torch.cos(ang) / sy
     theta[:, :, 2] = _rand(gen, 2 * n, -shift, shift).view(n, 2)
-    grid = F.affine_grid(theta, [n, 1, size, size], align_corners=True)
+    grid = F.affine_grid(theta.to(device), [n, 1, size, size], align_corners=True)
     if elastic > 0:
-        coarse = torch.randn(n, 2, elastic_grid, elastic_grid, generator=gen) * elastic
+        coarse = (torch.randn(n, 2, elastic_grid, elastic_grid, generator=gen) * elastic).to(device)
         disp = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)
         grid = grid + disp.permute(0, 2, 3, 1)
     return grid
@@ -106,35 +107,40 @@ def random_appearance(image: torch.Tensor, gen: torch.Generator, strong: bool = 
     strong=True: also random monotone intensity curves, bias field and blur.
     """
     n, _, h, w = image.shape
+    dev = image.device
     x = image.clamp(0, 1)
-    gamma = torch.exp(_rand(gen, n, -0.4, 0.4)).view(n, 1, 1, 1)
+    gamma = torch.exp(_rand(gen, n, -0.4, 0.4)).view(n, 1, 1, 1).to(dev)
     x = x.pow(gamma)
     if strong:
         # random monotone piecewise-linear curve through 6 knots
         knots = 6
         inc = torch.rand(n, knots - 1, generator=gen) + 0.35
         ys = torch.cat([torch.zeros(n, 1), inc.cumsum(dim=1)], dim=1)
-        ys = ys / ys[:, -1:]
+        ys = (ys / ys[:, -1:]).to(dev)
         pos = x * (knots - 1)
         i0 = pos.floor().clamp(0, knots - 2).long()
         frac = pos - i0
         y0 = torch.gather(ys, 1, i0.view(n, -1)).view_as(x)
         y1 = torch.gather(ys, 1, (i0 + 1).view(n, -1)).view_as(x)
         curved = y0 + frac * (y1 - y0)
-        use = (torch.rand(n, generator=gen) < 0.6).float().view(n, 1, 1, 1)
+        use = (torch.rand(n, generator=gen) < 0.6).float().view(n, 1, 1, 1).to(dev)
         x = use * curved + (1 - use) * x
         # multiplicative smooth bias field
-        coarse = torch.randn(n, 1, 4, 4, generator=gen) * 0.12
+        coarse = (torch.randn(n, 1, 4, 4, generator=gen) * 0.12).to(dev)
         field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
         x = x * torch.exp(field)
         sig = float(_rand(gen, 1, 0.0, 1.0)) if float(torch.rand(1, generator=gen)) < 0.3 else 0.0
         x = blur(x, sig)
-    contrast = _rand(gen, n, 0.8, 1.25).view(n, 1, 1, 1)
-    bright = _rand(gen, n, -0.08, 0.08).view(n, 1, 1, 1)
+    contrast = _rand(gen, n, 0.8, 1.25).view(n, 1, 1, 1).to(dev)
+    bright = _rand(gen, n, -0.08, 0.08).view(n, 1, 1, 1).to(dev)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * contrast + mean + bright
-    noise = _rand(gen, n, 0.0, 0.04).view(n, 1, 1, 1)
-    x = x + noise * torch.randn(x.shape, generator=gen)
+    noise = _rand(gen, n, 0.0, 0.04).view(n, 1, 1, 1).to(dev)
+    if dev.type == "cpu":
+        eps = torch.randn(x.shape, generator=gen)
+    else:  # unseeded on accelerators (no CPU->GPU copy of a full noise batch)
+        eps = torch.randn(x.shape, device=dev)
+    x = x + noise * eps
     return x.clamp(0, 1)
 
 
@@ -147,7 +153,8 @@ def augment(image: torch.Tensor, label: torch.Tensor, gen: torch.Generator, *,
     image: (N, C, S, S) float32 in [0, 1]; label: (N, S, S) int64 (255 kept as ignore).
     """
     n, _, s, _ = image.shape
-    grid = random_grid(n, s, gen, rotate_deg=rotate_deg, scale=scale, elastic=elastic)
+    grid = random_grid(n, s, gen, rotate_deg=rotate_deg, scale=scale, elastic=elastic,
+                       device=image.device)
     img, lab = warp_pair(image, label, grid)
     # no mirror flips: left/right organs (kidneys, adrenals) must keep their handedness
     return random_appearance(img, gen, strong=strong), lab

@@ -119,6 +119,7 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
     metrics: dict[str, float] = {}
     ema: dict[str, float] = {}
     it = start
+    t_start = time.monotonic()
     cl = device.type == "cpu"
     while it < iters:
         if hooks.should_stop():
@@ -130,10 +131,10 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
         rng = np.random.default_rng([seed, it])
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         x, y = pool.sample(cfg.batch_size, rng)
+        x, y = x.to(device), y.to(device)
         elastic = 0.03 if strong_aug else 0.015
         x, y = augment(x, y, gen, strong=strong_aug, rotate_deg=cfg.rotate_deg,
                        scale=tuple(cfg.scale_range), elastic=elastic)
-        x, y = x.to(device), y.to(device)
         if cl:
             x = x.contiguous(memory_format=torch.channels_last)
         lr = lr_at(it, iters, cfg.lr)
@@ -159,6 +160,9 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
         metrics = dict(ema, lr=lr)
         it += 1
         hooks.on_iter(it, metrics)
+        if it % 50 == 0:
+            log.info("iteration %d/%d loss %.3f (%.2f it/s)", it, iters, metrics["loss"],
+                     (it - start) / max(time.monotonic() - t_start, 1e-6))
         if time.monotonic() - last_ckpt > hooks.checkpoint_every_s:
             hooks.checkpoint(it)
             last_ckpt = time.monotonic()

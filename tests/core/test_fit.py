@@ -1,0 +1,113 @@
+"""fit(): artefact, progress, cancel, resume, and checkpoint round trip on tiny volumes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from elsnet_core import Predictor, fit
+from elsnet_core.artifact import load_model
+from elsnet_core.errors import Cancelled, InvalidExemplar, ModelLoadError
+from tests.core.helpers import blob_case, oblique_affine, write_case
+
+QUICK = {"stage1_iters": 24, "stage2_iters": 8, "batch_size": 4, "time_budget_s": None,
+         "checkpoint_every_s": 0.0}
+
+
+@pytest.fixture()
+def cohort(tmp_path):
+    aff = oblique_affine(spacing=(2.0, 2.0, 5.0), angle_deg=10)
+    img, lab = blob_case(seed=0)
+    ex = write_case(tmp_path / "data", "ex", img, lab, aff)
+    unl = []
+    for i, shift in enumerate([(2, -1), (-2, 2)]):
+        im, _ = blob_case(shift=shift, seed=i + 1)
+        unl.append(write_case(tmp_path / "data", f"u{i}", im, None, aff)[0])
+    return ex, unl
+
+
+def test_fit_writes_loadable_artefact_with_monotonic_progress(cohort, tmp_path):
+    (ex_img, ex_lab), unl = cohort
+    events = []
+    torch.set_num_threads(2)
+    res = fit([(ex_img, ex_lab)], unl, tmp_path / "model", preset="tiny", device="cpu",
+              labels={1: "big", 2: "small"}, progress=events.append, overrides=QUICK)
+    # artefact: weights + config.json + metrics.json, loadable, labels kept
+    for name in ("weights.pt", "config.json", "metrics.json"):
+        assert (res.model_dir / name).exists()
+    meta = json.loads((res.model_dir / "config.json").read_text())
+    assert meta["labels"] == {"1": "big", "2": "small"} and meta["plan"]["n_classes"] == 3
+    assert res.metrics["stage1_iters"] == 24 and res.metrics["stage2_iters"] == 8
+    # progress covers every stage, is monotonic and ends at 1
+    stages = [e.stage for e in events]
+    assert {"synthesis", "train_stage1", "pseudo_label", "train_stage2"} <= set(stages)
+    fr = [e.fraction for e in events]
+    assert fr == sorted(fr) and fr[-1] == pytest.approx(1.0)
+    pred = Predictor.load(res.model_dir, device="cpu").predict_file(unl[0])
+    assert pred.labels.shape == (40, 36, 8)
+    assert Predictor.load(res.model_dir, device="cpu").labels == {1: "big", 2: "small"}
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(cohort, tmp_path):
+    (ex_img, ex_lab), _ = cohort
+    res = fit([(ex_img, ex_lab)], [], tmp_path / "m", preset="tiny", device="cpu",
+              overrides={**QUICK, "stage1_iters": 4})
+    a, _, _, _, _ = load_model(res.model_dir, torch.device("cpu"))
+    b, _, _, _, _ = load_model(res.model_dir, torch.device("cpu"))
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))
+    (res.model_dir / "config.json").unlink()
+    with pytest.raises(ModelLoadError, match=r"config\.json"):
+        Predictor.load(res.model_dir, device="cpu")
+
+
+def test_cancel_raises_cancelled(cohort, tmp_path):
+    (ex_img, ex_lab), unl = cohort
+    calls = {"n": 0}
+
+    def stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 5
+
+    with pytest.raises(Cancelled):
+        fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
+            should_stop=stop, overrides={**QUICK, "cohort_synthesis": False})
+    assert not (tmp_path / "m" / "weights.pt").exists()
+
+
+def test_resume_from_work_dir_continues(cohort, tmp_path):
+    (ex_img, ex_lab), unl = cohort
+    work = tmp_path / "work"
+    ov = {**QUICK, "cohort_synthesis": False, "stage2": False, "stage1_iters": 20}
+    seen: list[int] = []
+
+    def stop_at_12() -> bool:
+        return len(seen) >= 12
+
+    def count(ev) -> None:
+        if ev.stage == "train_stage1" and ev.message.startswith("stage 1 iteration"):
+            seen.append(int(ev.message.split()[3].split("/")[0]))
+
+    # first run is cancelled in the middle of stage 1
+    with pytest.raises(Cancelled):
+        fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
+            work_dir=work, progress=count, should_stop=stop_at_12, overrides=ov)
+    assert (work / "checkpoint.pt").exists()
+    first_stop = seen[-1]
+    # second run resumes after the cancelled iteration instead of starting over
+    seen.clear()
+    res = fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
+              work_dir=work, progress=count, overrides=ov)
+    assert seen and seen[0] == first_stop + 1
+    assert res.metrics["stage1_iters"] == 20
+
+
+def test_exemplar_without_organ_is_rejected(tmp_path):
+    img, lab = blob_case()
+    ip, lp = write_case(tmp_path, "ex", img, np.zeros_like(lab), oblique_affine())
+    with pytest.raises(InvalidExemplar):
+        fit([(ip, lp)], [], tmp_path / "m", preset="tiny", device="cpu")
