@@ -29,8 +29,8 @@ from elsnet_core.predictor import resolve_device
 from elsnet_core.preprocess import (
     WorkingGrid,
     detect_modality,
-    exemplar_pixel_mm,
     normalize_intensity,
+    plan_field_of_view,
 )
 from elsnet_core.pseudo import pseudo_label
 from elsnet_core.synthesis import cohort_bank
@@ -166,13 +166,15 @@ def fit(
     n_classes = max(classes) + 1
     modality = cfg.modality if cfg.modality != "auto" else detect_modality(ex_vols[0].array)
     norm0 = normalize_intensity(ex_vols[0].array, modality, cfg.ct_window, cfg.mr_percentiles)
-    pixel_mm = exemplar_pixel_mm(norm0, ex_vols[0].affine, cfg.size, cfg.fov_margin)
-    plan = Plan(modality=modality, pixel_mm=pixel_mm, n_classes=n_classes)
-    log.info("plan: %s, pixel %.2f mm, %d classes", modality, pixel_mm, n_classes)
+    pixel_mm, offset_mm = plan_field_of_view(norm0, ex_labs[0], ex_vols[0].affine, cfg.size,
+                                             cfg.fov_margin)
+    plan = Plan(modality=modality, pixel_mm=pixel_mm, n_classes=n_classes, offset_mm=offset_mm)
+    log.info("plan: %s, pixel %.2f mm, offset %s mm, %d classes", modality, pixel_mm,
+             tuple(round(o, 1) for o in offset_mm), n_classes)
 
     def to_study(vol, lab=None) -> _Study:
         norm = normalize_intensity(vol.array, modality, cfg.ct_window, cfg.mr_percentiles)
-        grid = WorkingGrid.plan(vol.affine, vol.shape, norm, cfg.size, pixel_mm)
+        grid = WorkingGrid.plan(vol.affine, vol.shape, norm, cfg.size, pixel_mm, offset_mm)
         work_lab = None
         if lab is not None:
             # outside the original field of view the label is unknown, not background

@@ -35,9 +35,11 @@ class Plan:
     modality: str  # "CT" | "MR"
     pixel_mm: float  # working in-plane pixel size
     n_classes: int  # including background
+    offset_mm: tuple[float, float] = (0.0, 0.0)  # window centre minus body centre (mm)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"modality": self.modality, "pixel_mm": self.pixel_mm, "n_classes": self.n_classes}
+        return {"modality": self.modality, "pixel_mm": self.pixel_mm, "n_classes": self.n_classes,
+                "offset_mm": list(self.offset_mm)}
 
 
 def elsnet_version() -> str:
@@ -86,7 +88,9 @@ def load_model(model_dir: Path, device: torch.device
         raise ModelLoadError(f"{cfg_path}: unsupported artefact format {meta.get('format')!r}")
     try:
         cfg = ElsnetConfig.from_dict(meta["config"])
-        plan = Plan(**meta["plan"])
+        plan_d = dict(meta["plan"])
+        plan_d["offset_mm"] = tuple(plan_d.get("offset_mm", (0.0, 0.0)))
+        plan = Plan(**plan_d)
         labels = {int(k): str(v) for k, v in meta["labels"].items()}
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelLoadError(f"{cfg_path}: incomplete config ({exc})") from exc

@@ -44,7 +44,7 @@ class ElsnetConfig:
     ct_window: tuple[float, float] = (-125.0, 275.0)  # HU mapped linearly to [0, 1]
     mr_percentiles: tuple[float, float] = (0.5, 99.5)  # robust range mapped to [0, 1]
     size: int = 128  # working in-plane grid is size x size pixels
-    fov_margin: float = 1.2  # working field of view = exemplar body extent x margin
+    fov_margin: float = 1.1  # working field of view = exemplar body extent x margin
     context: int = 1  # neighbouring slices on each side given as channels (2.5D)
     # --- network -------------------------------------------------------------------------
     widths: tuple[int, ...] = (16, 32, 64, 128, 256)

@@ -102,7 +102,8 @@ def predict_volume(model: torch.nn.Module, cfg: ElsnetConfig, plan: Plan, image:
     """
     affine = np.asarray(affine, dtype=np.float64)
     norm = normalize_intensity(image, plan.modality, tuple(cfg.ct_window), tuple(cfg.mr_percentiles))
-    grid = WorkingGrid.plan(affine, norm.shape, norm, cfg.size, plan.pixel_mm)
+    grid = WorkingGrid.plan(affine, norm.shape, norm, cfg.size, plan.pixel_mm,
+                            tuple(plan.offset_mm))
     work = grid.to_working(norm)
     probs = infer_probs(model, work, cfg.context, device,
                         tta=cfg.tta if tta is None else tta, amp=cfg.amp)

@@ -128,13 +128,17 @@ class WorkingGrid:
 
     @staticmethod
     def plan(affine: np.ndarray, shape: tuple[int, int, int], norm: np.ndarray, size: int,
-             pixel_mm: float) -> WorkingGrid:
-        """Centre a size x size window of ``pixel_mm`` pixels on the body of ``norm`` (X,Y,Z)."""
+             pixel_mm: float, offset_mm: tuple[float, float] = (0.0, 0.0)) -> WorkingGrid:
+        """A size x size window of ``pixel_mm`` pixels on the body of ``norm`` (X, Y, Z).
+
+        The window centre is the body centre plus ``offset_mm`` (canonical in-plane axes, mm),
+        i.e. where the organs sat relative to the body in the exemplar.
+        """
         canon = Canon.from_affine(affine)
-        sp = np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
-        sp_c = (sp[1], sp[0]) if canon.transpose else (sp[0], sp[1])
+        sp_c = _canon_spacing(affine, canon)
         lo, hi = body_box(canon.forward(norm))
-        center = (float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2))
+        center = (float((lo[0] + hi[0]) / 2 + offset_mm[0] / sp_c[0]),
+                  float((lo[1] + hi[1]) / 2 + offset_mm[1] / sp_c[1]))
         step = (pixel_mm / float(sp_c[0]), pixel_mm / float(sp_c[1]))
         return WorkingGrid(tuple(int(s) for s in shape), canon, center, step, size, pixel_mm)  # type: ignore[arg-type]
 
@@ -200,11 +204,35 @@ class WorkingGrid:
         return (self.pixel_mm, self.pixel_mm, z_mm)
 
 
-def exemplar_pixel_mm(norm: np.ndarray, affine: np.ndarray, size: int, margin: float) -> float:
-    """Working pixel size (mm) so the exemplar's body extent x margin fills the window."""
-    canon = Canon.from_affine(affine)
+def _canon_spacing(affine: np.ndarray, canon: Canon) -> tuple[float, float]:
     sp = np.sqrt((np.asarray(affine)[:3, :3] ** 2).sum(axis=0))
-    sp_c = (sp[1], sp[0]) if canon.transpose else (sp[0], sp[1])
+    return (float(sp[1]), float(sp[0])) if canon.transpose else (float(sp[0]), float(sp[1]))
+
+
+def plan_field_of_view(norm: np.ndarray, label: np.ndarray, affine: np.ndarray, size: int,
+                       margin: float, organ_factor: float = 2.2
+                       ) -> tuple[float, tuple[float, float]]:
+    """Working pixel size (mm) and window offset (mm) from the exemplar.
+
+    norm: (X, Y, Z) image in [0, 1]; label: (X, Y, Z) uint8 (255 = unknown). The field of
+    view is the body extent x ``margin``, narrowed to ``organ_factor`` x the annotated organs'
+    extent when they are small against the body (e.g. the heart in a chest MR), never below
+    half the body extent. The offset is organ-box centre minus body-box centre, in mm.
+    """
+    canon = Canon.from_affine(affine)
+    sp_c = np.array(_canon_spacing(affine, canon))
     lo, hi = body_box(canon.forward(norm))
-    extent = max((hi[0] - lo[0] + 1) * sp_c[0], (hi[1] - lo[1] + 1) * sp_c[1])
-    return float(extent * margin / size)
+    body_mm = (hi - lo + 1) * sp_c
+    fov = float(body_mm.max() * margin)
+    organ = canon.forward((label > 0) & (label != 255)).any(axis=2)
+    offset = (0.0, 0.0)
+    if organ.any():
+        idx = np.argwhere(organ)
+        o_lo, o_hi = idx.min(axis=0), idx.max(axis=0)
+        organ_mm = (o_hi - o_lo + 1) * sp_c
+        narrow = max(float(organ_mm.max() * organ_factor), float(body_mm.max() * 0.5))
+        if narrow < fov:
+            fov = narrow
+            off = ((o_lo + o_hi) / 2 - (lo + hi) / 2) * sp_c
+            offset = (float(off[0]), float(off[1]))
+    return fov / size, offset

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import nibabel as nib
 import numpy as np
+import pytest
 import SimpleITK as sitk
 import torch
 
@@ -12,7 +13,7 @@ from elsnet_core.config import make_config
 from elsnet_core.io import load_label, load_volume, save_labels, sitk_affine
 from elsnet_core.model import build_elsnet
 from elsnet_core.predictor import Predictor
-from elsnet_core.preprocess import Canon, WorkingGrid, normalize_intensity
+from elsnet_core.preprocess import Canon, WorkingGrid, normalize_intensity, plan_field_of_view
 from tests.core.helpers import blob_case, oblique_affine, write_case
 
 
@@ -89,3 +90,24 @@ def test_prediction_geometry_equals_input_geometry(tmp_path):
     assert written.shape == image.shape
     np.testing.assert_allclose(written.affine, nib.load(str(ip)).affine, atol=1e-6)
     assert 0.0 <= pred.confidence <= 1.0
+
+
+def test_field_of_view_narrows_to_small_organs_and_follows_them():
+    # given a large body with one small organ off-centre (like the heart in a chest MR)
+    shape = (120, 120, 4)
+    x, y, _ = np.meshgrid(*[np.arange(n) for n in shape], indexing="ij")
+    body = ((x - 60) ** 2 + (y - 60) ** 2) < 55**2
+    organ = ((x - 75) ** 2 + (y - 50) ** 2) < 8**2
+    norm = np.where(body, 0.5, 0.0).astype(np.float32)
+    label = organ.astype(np.uint8)
+    aff = np.diag([2.0, 2.0, 8.0, 1.0])
+    pixel_mm, offset = plan_field_of_view(norm, label, aff, size=64, margin=1.1)
+    # then the window is narrower than the body and centred towards the organ
+    assert pixel_mm * 64 < 110 * 2.0
+    assert offset[0] == pytest.approx(15 * 2.0, abs=2.5) and offset[1] == pytest.approx(-10 * 2.0, abs=2.5)
+    grid = WorkingGrid.plan(aff, shape, norm, 64, pixel_mm, offset)
+    work = grid.to_working(label.astype(np.float32), nearest=True)
+    assert work.sum() == pytest.approx(label.sum() * (2.0 / pixel_mm) ** 2, rel=0.15)
+    # an organ filling the body leaves the body-based field of view
+    big, _ = plan_field_of_view(norm, body.astype(np.uint8), aff, size=64, margin=1.1)
+    assert big * 64 == pytest.approx(111 * 2.0 * 1.1, rel=0.05)
