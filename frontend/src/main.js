@@ -216,6 +216,7 @@ async function openProject(id, tab) {
     if (!p || state.opening?.id !== id) return
     if (state.project?.id !== id) {
       state.project = p
+      state.label = Math.min(...Object.keys(p.labels ?? { 1: '' }).map(Number))
       refreshStudies()
       refreshJobs(true)
       refreshModels()
@@ -348,7 +349,7 @@ function renderStudies() {
         h('td', {}, img),
         h('td', {}, h('strong', {}, s.name), h('div', { class: 'muted' }, `${s.modality ?? ''} · ${fmtBytes(s.size_bytes ?? 0)}`)),
         h('td', { class: 'muted' }, s.shape ? s.shape.join('×') : '', h('br'), s.spacing ? `${s.spacing.map((v) => (+v).toFixed(2)).join('×')} mm` : ''),
-        h('td', {}, s.is_exemplar ? h('span', { class: 'badge ok' }, `exemplar · ${s.annotated_slices ?? '?'} slices`) : h('span', { class: 'muted' }, '—')),
+        h('td', {}, s.is_exemplar ? h('span', { class: 'badge ok' }, `exemplar · ${s.annotated_slices ?? '?'} slice${s.annotated_slices === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, '—')),
         h('td', {}, s.mask ? h('span', { title: s.mask.model_id }, short(s.mask.model_id)) : h('span', { class: 'muted' }, 'not segmented')),
         h('td', {}, confBadge),
         h('td', { class: 'actions' },
@@ -695,7 +696,11 @@ async function saveAnnotation() {
 function installPainting() {
   const wrap = $('#canvas-wrap')
   let stroke = null // {k, last: [i, j], value}
-  const paintValue = () => (state.tool === 'eraser' ? 0 : state.label)
+  const paintValue = () => {
+    if (state.tool === 'eraser') return 0
+    if (!(String(state.label) in (state.project.labels ?? {}))) selectLabel(Math.min(...Object.keys(state.project.labels).map(Number)))
+    return state.label
+  }
   const active = (e) => state.editing && state.tool !== 'navigate' && e.button === 0 && !e.shiftKey && !e.altKey
 
   wrap.addEventListener(

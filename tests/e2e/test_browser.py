@@ -130,6 +130,40 @@ def _nifti(content: bytes) -> nib.Nifti1Image:
     return nib.Nifti1Image.from_bytes(content)
 
 
+def _check_saved_stroke(client: httpx.Client, res: dict, label: int = 1) -> nib.Nifti1Image:
+    """The saved annotation == the painted voxels (0 elsewhere on the touched slices, 255 on the
+    others), on the study's grid, and the label lies where NiiVue showed the mouse."""
+    pid, sid = res["project_id"], res["study_id"]
+    r = client.get(f"/api/v1/projects/{pid}/studies/{sid}/annotation")
+    assert r.status_code == 200, r.text
+    ann = _nifti(r.content)
+    got = np.asarray(ann.dataobj)
+    study = client.get(f"/api/v1/projects/{pid}/studies/{sid}").json()
+    assert list(got.shape) == list(study["shape"]) == res["dims"]
+    assert got.dtype == np.uint8
+    assert study["is_exemplar"] is True
+    expected = np.full(got.shape, 255, np.uint8)
+    assert res["touched"] == [res["slice"]]
+    expected[:, :, res["slice"]] = 0
+    painted = np.asarray(res["painted"], dtype=int)
+    assert len(painted) > 50
+    expected[painted[:, 0], painted[:, 1], painted[:, 2]] = painted[:, 3]
+    assert np.array_equal(got, expected), f"{int((got != expected).sum())} voxels differ"
+    vol = _nifti(client.get(f"/api/v1/projects/{pid}/studies/{sid}/volume").content)
+    assert np.allclose(ann.affine, vol.affine, atol=1e-3)
+    stroke = res["stroke"]
+    a, b = np.asarray(stroke["start"]["mm"]), np.asarray(stroke["end"]["mm"])
+    world = nib.affines.apply_affine(ann.affine, np.argwhere(got == label))
+    spacing = np.asarray(ann.header.get_zooms()[:3])
+    reach = (stroke["brush_radius"] + 1.0) * float(spacing[:2].max())
+    dist = _segment_distance(world, a, b)
+    assert dist.max() <= reach, f"a voxel {dist.max():.1f} mm from the stroke (allowed {reach:.1f})"
+    for end in (a, b):  # the stroke's ends are painted
+        assert np.linalg.norm(world - end, axis=1).min() <= float(spacing[:2].max())
+    assert np.linalg.norm(b - a) > 20 * float(spacing[:2].min())
+    return ann
+
+
 def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ab = b - a
     t = np.clip(((p - a) @ ab) / max(float(ab @ ab), 1e-9), 0.0, 1.0)
@@ -154,6 +188,14 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     label_file: Path | None = _label_file()  # the first sample's reference labels, when present
     if not (label_file.exists() and label_file.name == samples[0].name):
         label_file = None
+    # a copy of the first study stored with the voxel axes permuted (third axis = left-right):
+    # the page must paint it in the sagittal view and save it in this voxel order
+    src = nib.load(samples[0])
+    permuted = np.ascontiguousarray(np.transpose(np.asanyarray(src.dataobj), (1, 2, 0)))
+    oriented_affine = src.affine.copy()
+    oriented_affine[:, :3] = src.affine[:, [1, 2, 0]]
+    oriented = tmp_path / "oriented_sagittal.nii.gz"
+    nib.save(nib.Nifti1Image(permuted, oriented_affine), oriented)
     # given: the service and a browser
     env = dict(
         os.environ,
@@ -164,6 +206,7 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
         ELSNET_DOWNLOADS=str(tmp_path),
         ELSNET_FRONTEND=str(FRONTEND),
         ELSNET_LABEL_FILE=str(label_file or ""),
+        ELSNET_ORIENTED=str(oriented),
     )
     # when: a person uses the page
     run = subprocess.run(
@@ -201,42 +244,18 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
         and fill["after_redo"] == fill["after"]
     )
 
-    # then: the saved annotation is exactly the painted voxels, 0 elsewhere on the touched slice, 255 elsewhere
+    # then: the saved annotation is exactly the painted voxels, 0 elsewhere on the touched slice,
+    # 255 elsewhere, on the study's own grid, and where NiiVue showed the mouse
     client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
-    pid, sid = out["project_id"], out["study_id"]
-    r = client.get(f"/api/v1/projects/{pid}/studies/{sid}/annotation")
-    assert r.status_code == 200, r.text
-    ann = _nifti(r.content)
-    got = np.asarray(ann.dataobj)
-    study = client.get(f"/api/v1/projects/{pid}/studies/{sid}").json()
-    assert list(got.shape) == list(study["shape"]) == out["dims"]
-    assert got.dtype == np.uint8
-    assert study["is_exemplar"] is True
-    expected = np.full(got.shape, 255, np.uint8)
-    assert out["touched"] == [out["slice"]]
-    expected[:, :, out["slice"]] = 0
-    painted = np.asarray(out["painted"], dtype=int)
-    assert len(painted) > 50
-    expected[painted[:, 0], painted[:, 1], painted[:, 2]] = painted[:, 3]
-    assert np.array_equal(got, expected), f"{int((got != expected).sum())} voxels differ"
-    assert set(np.unique(got[:, :, out["slice"]])) == {0, 1, 2}
+    pid = out["project_id"]
+    ann = _check_saved_stroke(client, out)
+    assert set(np.unique(np.asarray(ann.dataobj)[:, :, out["slice"]])) == {0, 1, 2}
 
-    # then: on the study's own grid (the volume the API serves), and where NiiVue showed the mouse
-    vol = _nifti(client.get(f"/api/v1/projects/{pid}/studies/{sid}/volume").content)
-    assert np.allclose(ann.affine, vol.affine, atol=1e-3)
-    stroke = out["stroke"]
-    a, b = np.asarray(stroke["start"]["mm"]), np.asarray(stroke["end"]["mm"])
-    ijk = np.argwhere(got == 1)
-    world = nib.affines.apply_affine(ann.affine, ijk)
-    spacing = np.asarray(ann.header.get_zooms()[:3])
-    reach = (stroke["brush_radius"] + 1.0) * float(spacing[:2].max())
-    dist = _segment_distance(world, a, b)
-    assert dist.max() <= reach, (
-        f"label-1 voxel {dist.max():.1f} mm from the stroke (allowed {reach:.1f})"
-    )
-    for end in (a, b):  # the stroke's ends are painted
-        assert np.linalg.norm(world - end, axis=1).min() <= float(spacing[:2].max())
-    assert np.linalg.norm(b - a) > 20 * float(spacing[:2].min())
+    # then: the same holds for a study whose slices are sagittal (painted in the sagittal view)
+    ori = out["oriented"]
+    assert ori["saved"] is True and ori["paint_view"] == "sagittal"
+    assert ori["dims"] == [permuted.shape[0], permuted.shape[1], permuted.shape[2]]
+    _check_saved_stroke(client, ori)
 
     # then: training reached 100 %, a loss curve was drawn, a mask was shown and downloaded
     assert out["train_state"] == "succeeded" and out["train_progress"] == "100"

@@ -19,6 +19,7 @@ const SHOTS = process.env.ELSNET_SHOTS
 const DOWNLOADS = process.env.ELSNET_DOWNLOADS ?? fs.mkdtempSync('/tmp/elsnet-dl-')
 const STOP_AFTER = process.env.ELSNET_STOP_AFTER ?? ''
 const LABEL_FILE = process.env.ELSNET_LABEL_FILE ?? ''
+const ORIENTED = process.env.ELSNET_ORIENTED ?? '' // a study whose third voxel axis is not axial
 const TRAIN_TIMEOUT = Number(process.env.ELSNET_TRAIN_TIMEOUT_S ?? 1200) * 1000
 
 const log = (...a) => console.error(`[flow ${new Date().toISOString().slice(11, 19)}]`, ...a)
@@ -34,6 +35,55 @@ async function shot(page, name) {
   await page.waitForTimeout(300)
   await page.evaluate(() => document.querySelectorAll('.msg:not(.error)').forEach((m) => m.remove())) // transient toasts
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) })
+}
+
+/** A second project with one study stored in another voxel order: paint a stroke in its slice plane and save. */
+async function paintOriented(file) {
+  step(`orientation: a study whose slices are not axial (${path.basename(file)})`)
+  const res = {}
+  await page.goto(`${BASE}/#/`)
+  await page.fill('#project-name', `orientation ${new Date().toISOString()}`)
+  await page.click('#project-create')
+  await page.waitForFunction(() => /#\/projects\/[^/]+/.test(location.hash) && window.__elsnet.state.project)
+  res.project_id = await page.evaluate(() => window.__elsnet.state.project.id)
+  await page.setInputFiles('#file-input', file)
+  await page.waitForSelector('#upload-list li.ok', { timeout: 120000 })
+  await page.waitForSelector('#studies-table tbody tr button.annotate')
+  res.study_id = await page.locator('#studies-table tbody tr').first().getAttribute('data-study-id')
+  await page.click('#studies-table tbody tr button.annotate')
+  await page.waitForFunction(() => window.__elsnet.ready() && !document.querySelector('#annotate-tools').hidden, null, { timeout: 60000 })
+  res.dims = await page.evaluate(() => window.__elsnet.dims())
+  res.paint_view = await page.locator('#paint-view').textContent()
+  res.slice = Math.floor(res.dims[2] / 2)
+  await page.evaluate((kk) => window.__elsnet.goToSlice(kk), res.slice)
+  await page.evaluate(() => {
+    const s = document.querySelector('#brush-size')
+    s.value = '2'
+    s.dispatchEvent(new Event('input'))
+  })
+  await page.waitForTimeout(300)
+  const tile = await page.evaluate(() => window.__elsnet.paintTileRect())
+  const side = Math.min(tile.width, tile.height)
+  const r = { left: tile.left + (tile.width - side) / 2, top: tile.top + (tile.height - side) / 2, width: side, height: side }
+  const y = r.top + 0.5 * r.height
+  const [x0, x1] = [r.left + 0.3 * r.width, r.left + 0.6 * r.width]
+  res.stroke = {
+    start: await page.evaluate(([x, yy]) => window.__elsnet.pickAt(x, yy), [x0, y]),
+    end: await page.evaluate(([x, yy]) => window.__elsnet.pickAt(x, yy), [x1, y]),
+    brush_radius: 2,
+  }
+  await page.mouse.move(x0, y)
+  await page.mouse.down()
+  for (let t = 1; t <= 10; t++) await page.mouse.move(x0 + ((x1 - x0) * t) / 10, y)
+  await page.mouse.up()
+  res.painted = await page.evaluate(() => window.__elsnet.paintedVoxels())
+  res.touched = await page.evaluate(() => window.__elsnet.touchedSlices())
+  await shot(page, '08_oriented_sagittal')
+  await page.evaluate(() => delete document.body.dataset.lastSave)
+  await page.click('#annot-save')
+  await page.waitForFunction(() => document.body.dataset.lastSave || document.querySelectorAll('.msg.error').length, null, { timeout: 60000 })
+  res.saved = Boolean(await page.evaluate(() => document.body.dataset.lastSave))
+  return res
 }
 
 const browser = await chromium.launch({
@@ -323,6 +373,7 @@ try {
     await page.waitForFunction((id) => window.__elsnet.state.project.active_model_id === id && document.querySelector(`#models-table tr[data-model-id="${id}"] .badge.ok`), out.made_active, { timeout: 30000 })
     await shot(page, '06_models')
   }
+  if (ORIENTED) out.oriented = await paintOriented(ORIENTED)
   await page.goto(`${BASE}/#/`)
   await page.waitForSelector('#projects-table tbody tr')
   await shot(page, '00_projects')
