@@ -137,6 +137,14 @@ def slice_setting_label(label: np.ndarray) -> tuple[np.ndarray, int]:
     return out, k
 
 
+def _nifti(path: Path) -> nib.Nifti1Image:
+    """Load a NIfTI file (typed: ``nib.load`` returns the generic image base class)."""
+    img = nib.load(path)
+    if not isinstance(img, nib.Nifti1Image):
+        raise ValueError(f"{path} is not a NIfTI image")
+    return img
+
+
 # ---- pack access ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Pack:
@@ -166,13 +174,13 @@ class Pack:
 
     def image(self, case: str) -> tuple[np.ndarray, tuple[float, float, float]]:
         """``(X, Y, Z)`` float32 image and its spacing (mm)."""
-        img = nib.load(self.image_path(case))
+        img = _nifti(self.image_path(case))
         zooms = tuple(float(z) for z in img.header.get_zooms()[:3])
         return img.get_fdata(dtype=np.float32), zooms  # type: ignore[return-value]
 
     def label(self, case: str) -> np.ndarray:
         """``(X, Y, Z)`` uint8 ground truth."""
-        return np.asarray(nib.load(self.label_path(case)).dataobj).astype(np.uint8)
+        return np.asarray(_nifti(self.label_path(case)).dataobj).astype(np.uint8)
 
 
 # ---- running --------------------------------------------------------------------------------
@@ -339,7 +347,7 @@ def _run_fit_method(
 
 
 def _spacing_only(pack: Pack, case: str) -> tuple[None, tuple[float, float, float]]:
-    hdr = nib.load(pack.image_path(case)).header
+    hdr = _nifti(pack.image_path(case)).header
     return None, tuple(float(z) for z in hdr.get_zooms()[:3])  # type: ignore[return-value]
 
 
@@ -535,7 +543,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ex_label, annotated_slice = slice_setting_label(ex_label_full)
     else:
         ex_label = ex_label_full
-    ex_nii = nib.load(pack.image_path(split.exemplar))
+    ex_nii = _nifti(pack.image_path(split.exemplar))
     ex_label_path = work / f"exemplar_label_{args.setting}.nii.gz"
     nib.save(nib.Nifti1Image(ex_label, ex_nii.affine), ex_label_path)
 
