@@ -90,13 +90,19 @@ def subject_of(case: str) -> str:
     return case.split("_frame")[0]
 
 
-def protocol_split(cases: Sequence[str]) -> Split:
-    """Exemplar = ``sorted(cases)[0]``; test = the others minus the exemplar's subject."""
+def protocol_split(cases: Sequence[str], exemplar: str | None = None) -> Split:
+    """Exemplar = ``sorted(cases)[0]``; test = the others minus the exemplar's subject.
+
+    ``exemplar`` overrides the choice (NOT the protocol: only for studying how much the
+    exemplar choice moves the scores; reports mark it).
+    """
     ordered = sorted(cases)
     if len(ordered) < 2:
         raise ValueError("a pack needs at least 2 cases (1 exemplar + 1 test)")
-    ex = ordered[0]
-    test = tuple(c for c in ordered[1:] if subject_of(c) != subject_of(ex))
+    ex = ordered[0] if exemplar is None else exemplar
+    if ex not in ordered:
+        raise ValueError(f"exemplar {ex!r} is not a case of the pack")
+    test = tuple(c for c in ordered if c != ex and subject_of(c) != subject_of(ex))
     if not test:
         raise ValueError("no test case left after excluding the exemplar's subject")
     return Split(exemplar=ex, test=test)
@@ -493,6 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch and SimpleITK threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--exemplar",
+        default=None,
+        help="use this case as exemplar instead of sorted(cases)[0] (exemplar-variance "
+        "studies only; NOT the protocol; results go to ..._ex-CASE.json)",
+    )
+    p.add_argument(
         "--work-dir",
         type=Path,
         default=None,
@@ -516,9 +528,14 @@ def _method_list(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the protocol for the chosen methods; returns the (merged) report."""
     pack = Pack.open(args.pack)
-    split = protocol_split(pack.cases)
-    out: Path = args.out or Path("bench_results") / f"{pack.name}_{args.setting}_{args.preset}.json"
-    work: Path = args.work_dir or Path("bench_results") / "tmp" / f"{pack.name}_{args.setting}"
+    split = protocol_split(pack.cases, args.exemplar)
+    tag = f"_ex-{args.exemplar}" if args.exemplar else ""
+    out: Path = args.out or (
+        Path("bench_results") / f"{pack.name}_{args.setting}_{args.preset}{tag}.json"
+    )
+    work: Path = args.work_dir or (
+        Path("bench_results") / "tmp" / f"{pack.name}_{args.setting}{tag}"
+    )
     work.mkdir(parents=True, exist_ok=True)
 
     if args.threads:
@@ -562,6 +579,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "setting": args.setting,
             "preset": args.preset,
             "exemplar": split.exemplar,
+            "protocol_exemplar": args.exemplar is None,
             "annotated_slice": annotated_slice,
             "test_cases": list(split.test),
             "unlabeled_pool": list(split.unlabeled),

@@ -35,6 +35,9 @@ def test_protocol_split_sorts_and_excludes_exemplar_subject() -> None:
     assert protocol_split(["case_10", "case_02", "case_01"]).test == ("case_02", "case_10")
     with pytest.raises(ValueError):
         protocol_split(["a_frame01", "a_frame02"])
+    # exemplar-variance studies: another exemplar, its own subject still excluded
+    other = protocol_split(cases, exemplar="patient002_frame02")
+    assert other.test == ("patient001_frame01", "patient001_frame02", "patient007_frame01")
 
 
 def test_slice_rule_most_classes_then_area_then_lower_index() -> None:
