@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from store.queue import make_celery
 from store.settings import get_settings
@@ -35,6 +35,14 @@ def _reaper_loop() -> None:
 def _start_reaper(**_: object) -> None:
     threading.Thread(target=_reaper_loop, name="elsnet-reaper", daemon=True).start()
     log.info("worker ready on %s; reaper started", socket.gethostname())
+
+
+@worker_process_init.connect
+def _fresh_connections_in_child(**_: object) -> None:
+    """A forked pool child must never reuse the parent's database sockets (the reaper's)."""
+    from store.db import get_engine
+
+    get_engine().dispose(close=False)
 
 
 @worker_shutdown.connect

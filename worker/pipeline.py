@@ -52,14 +52,20 @@ def run_job(job_id: str, attempt: int) -> None:
     work = settings.work_dir / "jobs" / job_id  # kept across attempts: checkpoints live here
     work.mkdir(parents=True, exist_ok=True)
     try:
-        with JobReporter(job_id, me) as reporter:
+        with JobReporter(job_id, me, attempt) as reporter:
             if kind == "train":
                 _train(job_id, work, reporter)
             else:
                 _infer(job_id, work, reporter)
-        _finish(job_id, "succeeded")
+        if not _finish(job_id, "succeeded", owner=(me, attempt)):
+            return  # superseded while finishing: the owning attempt reports the outcome
         shutil.rmtree(work, ignore_errors=True)
     except Cancelled:
+        if _superseded(job_id, me, attempt):
+            # the reaper gave this job to another attempt (e.g. our heartbeat was starved):
+            # stop quietly and leave the checkpoints to the attempt that now owns the job
+            log.warning("job %s attempt %d superseded by a newer attempt; stopping", job_id, attempt)
+            return
         log.info("job %s cancelled; cleaning partial artefacts", job_id)
         _cleanup_partial(job_id)
         shutil.rmtree(work, ignore_errors=True)
@@ -75,6 +81,12 @@ def run_job(job_id: str, attempt: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
     finally:
         _free_device_memory()
+
+
+def _superseded(job_id: str, me: str, attempt: int) -> bool:
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        return job is not None and not job.cancel_requested and (job.attempts != attempt or job.worker != me)
 
 
 def _free_device_memory() -> None:
@@ -108,16 +120,20 @@ def _retry_or_fail(job_id: str, kind: str, attempt: int, exc: Exception) -> None
             time.sleep(2)
 
 
-def _finish(job_id: str, state: str, error: str | None = None) -> None:
+def _finish(job_id: str, state: str, error: str | None = None, owner: tuple[str, int] | None = None) -> bool:
+    """Move the job to a final state; False when it is already final or (with ``owner``) not ours."""
     with session_scope() as s:
         job = s.get(Job, job_id)
         if job is None or job.state in TERMINAL:
-            return
+            return False
+        if owner is not None and (job.worker, job.attempts) != owner:
+            return False
         if state == "succeeded":
             add_event(s, job, stage=job.stage, progress=1.0, eta_s=0.0, message="done")
         job.state = state
         job.error = error
         job.finished_at = utcnow()
+        return True
 
 
 def _cleanup_partial(job_id: str) -> None:

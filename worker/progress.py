@@ -23,8 +23,9 @@ class JobReporter:
     ``span`` maps the core's fit fraction (0..1) into the job's overall progress.
     """
 
-    def __init__(self, job_id: str, worker_name: str, min_interval_s: float = 1.0) -> None:
+    def __init__(self, job_id: str, worker_name: str, attempt: int, min_interval_s: float = 1.0) -> None:
         self.job_id = job_id
+        self.attempt = attempt
         self.worker_name = worker_name
         self.min_interval_s = min_interval_s
         self._last_write = 0.0
@@ -78,7 +79,7 @@ class JobReporter:
         clean = {k: float(v) for k, v in (metrics or {}).items() if isinstance(v, int | float)}
         with session_scope() as s:
             job = s.get(Job, self.job_id)
-            if job is None or job.state != "running":
+            if job is None or job.state != "running" or job.attempts != self.attempt:
                 return
             add_event(s, job, stage=stage, progress=overall, eta_s=eta_s, metrics=clean, message=message)
         self._last_write = now
@@ -100,5 +101,9 @@ class JobReporter:
         self._last_cancel_check = now
         with session_scope() as s:
             job = s.get(Job, self.job_id)
-            self._cancelled = job is None or bool(job.cancel_requested) or job.state != "running"
+            # stop when cancelled, and when the job is no longer ours (the reaper handed it on)
+            self._cancelled = (
+                job is None or bool(job.cancel_requested) or job.state != "running"
+                or job.attempts != self.attempt or job.worker != self.worker_name
+            )
         return self._cancelled

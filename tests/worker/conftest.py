@@ -13,14 +13,15 @@ LABELS = {"1": "liver", "2": "kidney_right", "3": "kidney_left", "4": "spleen"}
 
 @pytest.fixture
 def service(pg_env, redis_url, monkeypatch, tmp_path: Path) -> Iterator[tuple[Api, dict]]:  # type: ignore[no-untyped-def]
-    """API in-process on PostgreSQL + Redis; a fast heartbeat so dead workers are found in seconds."""
+    """API in-process on PostgreSQL + Redis; a fast heartbeat so dead workers are found in seconds
+    (20 s: long enough that a loaded 2-core machine does not starve a live worker's heartbeat)."""
     from fastapi.testclient import TestClient
 
     from store.db import reset_caches
 
     extra = {
         "BROKER_URL": redis_url, "ELSNET_BOOTSTRAP_KEY": "wk-key", "ELSNET_HEARTBEAT_INTERVAL_S": "1",
-        "ELSNET_HEARTBEAT_TIMEOUT_S": "6", "ELSNET_REAPER_INTERVAL_S": "1",
+        "ELSNET_HEARTBEAT_TIMEOUT_S": "20", "ELSNET_REAPER_INTERVAL_S": "1",
     }
     for k, v in extra.items():
         monkeypatch.setenv(k, v)

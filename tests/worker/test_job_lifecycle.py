@@ -60,7 +60,7 @@ def test_kill_9_mid_training_never_leaves_a_stuck_job(service, exemplar_project,
     if done["state"] == "failed":
         assert done["error"], "a failed job must say why"
     else:
-        assert done["attempts"] == 2 and done["model_id"]
+        assert done["attempts"] >= 2 and done["model_id"]
     messages = [e["message"] or "" for e in api.c.get(f"/api/v1/jobs/{job['id']}/metrics").json()["data"]]
     assert any("requeued" in m for m in messages)
 
