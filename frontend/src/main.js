@@ -446,8 +446,9 @@ async function openStudy(s, mode = 'review') {
     if (s.shape && (s.shape[0] !== nx || s.shape[1] !== ny || s.shape[2] !== nz)) {
       showMessage(`The volume served (${nx}×${ny}×${nz}) differs from the study's shape (${s.shape.join('×')}).`, 'error')
     }
-    if (s.modality === 'CT') applyPreset('ct')
-    else applyPreset('mr')
+    // CT in Hounsfield units holds fat and air below -100; MR never goes that low. The modality the
+    // API reports for a NIfTI upload is a guess, so the intensities decide too.
+    applyPreset(s.modality === 'CT' || viewer.looksLikeHU() ? 'ct' : 'mr')
     setView(viewer.paintViewName())
     viewer.goToSlice(Math.floor(nz / 2))
     renderLegend()

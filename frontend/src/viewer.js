@@ -181,6 +181,19 @@ export class Viewer {
     this.setWindow(Math.max(hi - lo, 1e-6), (hi + lo) / 2)
   }
 
+  /** True when the image looks like CT in Hounsfield units: fat and air lie below -100 HU (even in
+   * data clipped to an abdominal window), where MR intensities do not go. */
+  looksLikeHU() {
+    const img = this.back.img
+    const slope = this.back.hdr.scl_slope || 1
+    const inter = this.back.hdr.scl_inter || 0
+    const step = Math.max(1, Math.floor(img.length / 200000))
+    let low = 0
+    let n = 0
+    for (let p = 0; p < img.length; p += step, n++) if (img[p] * slope + inter <= -100) low++
+    return low > 0.01 * n
+  }
+
   // ---- coordinates ----
   /** RAS voxel (NiiVue's reoriented grid) -> native voxel [i, j, k]. */
   rasToNative(ras) {

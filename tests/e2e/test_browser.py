@@ -235,6 +235,7 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     assert abs(nav["wheel"] - nav["down"]) == 1
     assert out["window_ct"].startswith("W 400") and "L 40" in out["window_ct"]
     assert out["window_mr"] != out["window_ct"]
+    assert out["window_initial"] == out["window_mr"]  # an MR study opens with the MR window
 
     # then: fill, undo and redo changed what is painted
     fill = out["fill"]

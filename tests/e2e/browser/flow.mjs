@@ -161,6 +161,7 @@ try {
   await page.waitForTimeout(500)
   const dims = await page.evaluate(() => window.__elsnet.dims())
   out.dims = dims
+  out.window_initial = await page.locator('#wl-readout').textContent()
   const k = Math.floor(dims[2] / 2)
   await page.evaluate((kk) => window.__elsnet.goToSlice(kk), k)
   await page.waitForTimeout(200)
