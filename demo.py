@@ -33,10 +33,13 @@ def run_demo(port: int = 8000, preset: str = "fast", keep_serving: bool = True) 
     env.setdefault("ELSNET_HOME", str(ROOT / ".elsnet"))
     key = env.setdefault("ELSNET_BOOTSTRAP_KEY", "demo-" + os.urandom(8).hex())
     base = f"http://127.0.0.1:{port}"
-    print(f"[demo] starting the service at {base} (data in {env['ELSNET_HOME']})", flush=True)
+    home = Path(env["ELSNET_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / "server.log"
+    print(f"[demo] starting the service at {base} (data in {home}, log: {log_path})", flush=True)
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "elsnet_cli.py"), "serve", "--port", str(port)], env=env, cwd=ROOT,
-        start_new_session=True,
+        start_new_session=True, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
     )
     try:
         headers = {"Authorization": f"Bearer {key}"}
@@ -48,7 +51,7 @@ def run_demo(port: int = 8000, preset: str = "fast", keep_serving: bool = True) 
             except httpx.TransportError:
                 pass
             if server.poll() is not None:
-                print("[demo] the service failed to start", file=sys.stderr)
+                print(f"[demo] the service failed to start; see {log_path}", file=sys.stderr)
                 return 1
             time.sleep(0.5)
         meta = json.loads((SAMPLE / "dataset.json").read_text())
