@@ -1,0 +1,150 @@
+// Cohort tab: uploads (one progress bar per file) and the table of studies.
+
+import * as api from './api.js'
+import { $, h, P, state, showMessage, guarded, short, fmtBytes } from './ui.js'
+import { openStudy } from './studyview.js'
+
+// ---------------------------------------------------------------- upload
+export const dz = $('#dropzone')
+dz.addEventListener('dragover', (e) => {
+  e.preventDefault()
+  dz.classList.add('over')
+})
+dz.addEventListener('dragleave', () => dz.classList.remove('over'))
+dz.addEventListener('drop', (e) => {
+  e.preventDefault()
+  dz.classList.remove('over')
+  uploadFiles([...e.dataTransfer.files])
+})
+$('#file-input').addEventListener('change', (e) => {
+  uploadFiles([...e.target.files])
+  e.target.value = ''
+})
+
+/** Group the files into uploads: each NIfTI / zip alone, loose .dcm files together. */
+export function uploadGroups(files) {
+  const dcm = files.filter((f) => /\.dcm$/i.test(f.name))
+  const rest = files.filter((f) => !/\.dcm$/i.test(f.name))
+  const groups = rest.map((f) => ({ name: f.name, files: [f] }))
+  if (dcm.length) groups.push({ name: `${dcm.length} DICOM file${dcm.length > 1 ? 's' : ''} (${dcm[0].name}…)`, files: dcm })
+  return groups
+}
+
+export async function uploadFiles(files) {
+  // the project may still be loading: its id is in the address
+  const pid = state.project?.id ?? /^#\/projects\/([^/]+)/.exec(location.hash)?.[1]
+  if (!pid) return showMessage('Open a project before uploading studies.', 'error')
+  const groups = uploadGroups(files)
+  const queue = groups.map((g) => ({ ...g, row: uploadRow(g) }))
+  const worker = async () => {
+    while (queue.length) await uploadOne(pid, queue.shift())
+  }
+  await Promise.all([worker(), worker()]) // two uploads at a time
+  if (state.project?.id === pid) refreshStudies()
+}
+
+export function uploadRow(g) {
+  const size = g.files.reduce((s, f) => s + f.size, 0)
+  const bar = h('div', { class: 'progress' }, h('div'), h('span', {}, 'waiting'))
+  const row = h('li', { class: 'upload' }, h('span', { class: 'name', title: g.name }, `${g.name} (${fmtBytes(size)})`), bar, h('span', { class: 'status muted' }, 'queued'))
+  $('#upload-list').append(row)
+  return row
+}
+
+export async function uploadOne(pid, g) {
+  const bar = $('.progress', g.row)
+  const status = $('.status', g.row)
+  const setPct = (f, text) => {
+    $('div', bar).style.width = `${Math.round(f * 100)}%`
+    $('span', bar).textContent = text ?? `${Math.round(f * 100)} %`
+  }
+  const form = new FormData()
+  for (const f of g.files) form.append('file', f, f.name)
+  status.textContent = 'uploading'
+  setPct(0)
+  const { promise } = api.uploadForm('POST', `${P(pid)}/studies`, form, (loaded, total) => {
+    setPct(loaded / total)
+    if (loaded >= total) status.textContent = 'checking…'
+  })
+  try {
+    const study = await promise
+    setPct(1, '100 %')
+    bar.classList.add('done')
+    status.textContent = '✓ added'
+    g.row.dataset.studyId = study?.id ?? ''
+    g.row.classList.add('ok')
+  } catch (e) {
+    bar.classList.add('failed')
+    setPct(1, 'rejected')
+    status.textContent = '✗ rejected'
+    g.row.classList.add('rejected')
+    g.row.append(h('div', { class: 'err' }, `${g.name}: ${e.message}`))
+  }
+}
+
+// ---------------------------------------------------------------- cohort
+export async function refreshStudies() {
+  if (!state.project) return
+  const pid = state.project.id
+  const res = await guarded('Loading the cohort', () => api.get(`${P(pid)}/studies`))
+  if (!res || state.project?.id !== pid) return
+  state.studies = res.data
+  renderStudies()
+}
+$('#refresh-studies').addEventListener('click', () => refreshStudies())
+
+export function renderStudies() {
+  const tbody = $('#studies-table tbody')
+  tbody.replaceChildren(
+    ...state.studies.map((s) => {
+      const img = h('img', { class: 'thumb', alt: `preview of ${s.name}` })
+      loadThumb(s, img)
+      const conf = s.mask?.confidence
+      const confBadge =
+        conf === undefined || conf === null
+          ? h('span', { class: 'muted' }, '—')
+          : h('span', { class: `badge ${conf >= 0.8 ? 'ok' : conf >= 0.5 ? 'warn' : 'err'}`, title: 'model confidence (per-study quality signal)' }, conf.toFixed(2))
+      return h('tr', { dataset: { studyId: s.id }, class: state.study?.id === s.id ? 'selected' : '' },
+        h('td', {}, img),
+        h('td', {}, h('strong', {}, s.name), h('div', { class: 'muted' }, `${s.modality ?? ''} · ${fmtBytes(s.size_bytes ?? 0)}`)),
+        h('td', { class: 'muted' }, s.shape ? s.shape.join('×') : '', h('br'), s.spacing ? `${s.spacing.map((v) => (+v).toFixed(2)).join('×')} mm` : ''),
+        h('td', {}, s.is_exemplar ? h('span', { class: 'badge ok' }, `exemplar · ${s.annotated_slices ?? '?'} slice${s.annotated_slices === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, '—')),
+        h('td', {}, s.mask ? h('span', { title: s.mask.model_id }, short(s.mask.model_id)) : h('span', { class: 'muted' }, 'not segmented')),
+        h('td', {}, confBadge),
+        h('td', { class: 'actions' },
+          h('button', { class: 'open', onclick: () => openStudy(s, 'review') }, 'Open'), ' ',
+          h('button', { class: 'annotate', onclick: () => openStudy(s, 'annotate') }, s.is_exemplar ? 'Edit annotation' : 'Annotate'), ' ',
+          s.mask && h('button', { class: 'correct', title: 'Start from the model’s mask; saving makes this study another exemplar', onclick: () => openStudy(s, 'correct') }, 'Correct annotation'), ' ',
+          s.mask && h('button', { class: 'dl-nifti ghost', onclick: () => downloadMask(s, 'nifti') }, 'NIfTI'), ' ',
+          s.mask && h('button', { class: 'dl-seg ghost', onclick: () => downloadMask(s, 'dicom-seg') }, 'DICOM SEG'),
+        ),
+      )
+    }),
+  )
+  $('#studies-empty').hidden = state.studies.length > 0
+}
+
+export async function loadThumb(s, img) {
+  const stamp = `${s.id}:${s.mask?.created_at ?? ''}:${s.mask?.model_id ?? ''}`
+  if (state.thumbs.has(stamp)) {
+    img.src = state.thumbs.get(stamp)
+    return
+  }
+  try {
+    const { blob } = await api.getBlob(`${P(s.project_id ?? state.project.id)}/studies/${s.id}/thumbnail.png?mask=1`)
+    const url = URL.createObjectURL(blob)
+    state.thumbs.set(stamp, url)
+    img.src = url
+  } catch (e) {
+    img.alt = 'no preview'
+    img.title = e.message
+  }
+}
+
+export async function downloadMask(s, format) {
+  await guarded(`Downloading the mask of ${s.name}`, async () => {
+    const { blob, filename } = await api.getBlob(`${P(state.project.id)}/studies/${s.id}/mask?format=${format}`)
+    const base = s.name.replace(/\.(nii(\.gz)?|zip|dcm)$/i, '')
+    api.saveBlob(blob, filename ?? (format === 'dicom-seg' ? `${base}_seg.dcm` : `${base}_mask.nii.gz`))
+  })
+}
