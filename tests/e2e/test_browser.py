@@ -220,6 +220,7 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
 
     # then: the key stayed in sessionStorage, both studies uploaded, the bad file's reason shown
     assert out["session_key_only"] is True
+    assert "API key" in out["bad_key_message"] and len(out["bad_key_message"]) > 20
     assert out["thumbs_loaded"] is True
     assert out["upload_ok"] == 2
     assert out["upload_progress_texts"] == ["100 %", "100 %"]

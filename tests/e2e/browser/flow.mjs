@@ -105,6 +105,11 @@ try {
   // ---- key
   step('enter the API key')
   await page.goto(BASE)
+  await page.fill('#api-key', 'not-a-valid-key')
+  await page.click('#key-use')
+  await page.waitForFunction(() => document.querySelector('#key-state').textContent.includes('rejected'))
+  out.bad_key_message = await page.locator('.msg.error').first().textContent()
+  await page.evaluate(() => document.querySelectorAll('.msg').forEach((m) => m.remove()))
   await page.fill('#api-key', KEY)
   await page.click('#key-use')
   await page.waitForFunction(() => document.querySelector('#key-state').textContent.includes('accepted'))
