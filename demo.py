@@ -5,6 +5,7 @@ studies, annotate the first one, train, and print per-organ Dice of the others' 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -95,7 +96,7 @@ def run_demo(port: int = 8000, preset: str = "fast", keep_serving: bool = True) 
         for case in meta["cases"][1:]:
             r = client.get(f"/api/v1/projects/{pid}/studies/{studies[case]}/mask")
             r.raise_for_status()
-            pred = np.asanyarray(nib.Nifti1Image.from_bytes(r.content).dataobj)
+            pred = np.asanyarray(nib.Nifti1Image.from_bytes(gzip.decompress(r.content)).dataobj)
             truth = np.asanyarray(nib.load(str(SAMPLE / "labels" / f"{case}.nii.gz")).dataobj)
             for k, name in labels.items():
                 d = _dice(pred == int(k), truth == int(k))
