@@ -70,9 +70,15 @@ def test_model_versions_pin_and_infer_on_new_study(service, exemplar_project, st
     pid, _, other = exemplar_project
     start_worker(env)
     old = api.wait(api.job(pid, {"kind": "train", "preset": "tiny", "seed": 1})["id"], timeout=600)
+    # a second exemplar: the next training uses both annotated studies
+    _, other_lab = small_chaos_case("case_02", tmp_path)
+    api.annotate(pid, other["id"], other_lab)
     new = api.wait(api.job(pid, {"kind": "train", "preset": "tiny", "seed": 2})["id"], timeout=600)
     assert old["state"] == new["state"] == "succeeded"
     assert old["model_id"] != new["model_id"]
+    new_model = api.c.get(f"/api/v1/models/{new['model_id']}").json()
+    assert len(new_model["exemplar_study_ids"]) == 2 and other["id"] in new_model["exemplar_study_ids"]
+    assert len(api.c.get(f"/api/v1/models/{old['model_id']}").json()["exemplar_study_ids"]) == 1
     # the old version still serves its own mask; the default is the newest
     m_old = api.c.get(f"/api/v1/projects/{pid}/studies/{other['id']}/mask", params={"model": old["model_id"]})
     m_new = api.c.get(f"/api/v1/projects/{pid}/studies/{other['id']}/mask")
