@@ -1,0 +1,69 @@
+"""The storage interface behaves the same on the local folder and on an S3 API
+(moto's standalone S3 server on loopback: a real HTTP S3 endpoint driven through boto3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from store.errors import NotFound
+from store.storage import LocalStore, ObjectStore, make_store
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def s3_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[ObjectStore]:
+    server_mod = pytest.importorskip("moto.server")
+    import boto3
+
+    port = free_port()
+    server = server_mod.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="elsnet")
+    yield make_store("s3://elsnet/prefix", endpoint)
+    server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "local":
+        return make_store((tmp_path / "objects").as_uri())
+    return request.getfixturevalue("s3_store")
+
+
+def test_roundtrip_exists_delete_prefix(store: ObjectStore, tmp_path: Path) -> None:
+    src = tmp_path / "blob.bin"
+    payload = bytes(range(256)) * 4096  # 1 MiB, byte-exact round trip
+    src.write_bytes(payload)
+    store.put_file("projects/p/studies/s/volume.nii.gz", src)
+    store.put_bytes("projects/p/studies/s/note.txt", b"hello")
+    assert store.exists("projects/p/studies/s/volume.nii.gz")
+    assert store.get_to_path("projects/p/studies/s/volume.nii.gz", tmp_path / "out.bin").read_bytes() == payload
+    assert store.get_bytes("projects/p/studies/s/note.txt") == b"hello"
+    store.delete_prefix("projects/p")
+    assert not store.exists("projects/p/studies/s/volume.nii.gz")
+    with pytest.raises(NotFound):
+        store.get_bytes("projects/p/studies/s/note.txt")
+    store.ping()
+
+
+def test_keys_cannot_escape_the_store(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "objects")
+    for bad in ("../x", "/etc/passwd", "a//b", "a/./b"):
+        with pytest.raises(ValueError):
+            store.put_bytes(bad, b"x")
+
+
+def test_failed_write_keeps_the_previous_object(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "objects")
+    store.put_bytes("k/v", b"old")
+    with pytest.raises(FileNotFoundError):
+        store.put_file("k/v", tmp_path / "missing")
+    assert store.get_bytes("k/v") == b"old"
+    assert [p.name for p in (tmp_path / "objects" / "k").iterdir()] == ["v"]  # no temp leftovers
