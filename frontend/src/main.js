@@ -129,6 +129,20 @@ window.__elsnet = {
   location: () => viewer?.location() ?? null,
   dims: () => viewer?.dims() ?? null,
   goToSlice: (k) => viewer?.goToSlice(k),
+  /** Painted voxels that the display does not show with their label (0 = display and data agree). */
+  displayMismatches: () => {
+    const bmp = viewer?.nv.drawBitmap
+    if (!bmp) return -1
+    const d = viewer.back.dimsRAS
+    const painted = state.editor.paintedVoxels()
+    let bad = 0
+    for (const [i, j, k, v] of painted) {
+      const r = viewer.nativeToRas([i, j, k])
+      if (bmp[r[0] + d[1] * (r[1] + d[2] * r[2])] !== v) bad++
+    }
+    const shown = bmp.reduce((a, v) => a + (v ? 1 : 0), 0)
+    return bad + Math.abs(shown - painted.length)
+  },
 }
 
 // ---------------------------------------------------------------- start

@@ -55,7 +55,9 @@ export class Viewer {
   async loadStudy(buffer, name) {
     const nv = this.nv
     for (const v of [...nv.volumes]) nv.removeVolume(v)
+    nv.closeDrawing()
     this.overlay = null
+    this.labels = null
     const back = await NVImage.loadFromUrl({ url: name, name, buffer, colormap: 'gray' })
     nv.addVolume(back)
     this.back = back
@@ -90,21 +92,40 @@ export class Viewer {
   }
 
   /**
-   * Show `labels` (native order, shared, not copied: later edits show after render())
-   * as a label overlay coloured by the project's colours.
+   * Show `labels` (native order; shared, not copied: later edits show after render()) in the
+   * project's colours, through NiiVue's drawing layer (a uint8 texture in NiiVue's RAS voxel
+   * order, cheap to re-upload while painting). NiiVue's own drawing tools stay disabled.
    */
   setOverlay(labels, project, opacity = 0.5) {
     const nv = this.nv
-    if (this.overlay) nv.removeVolume(this.overlay)
-    const ov = NVImage.zerosLike(this.back, 'uint8')
-    ov.img = labels
-    ov.name = 'labels'
-    ov.hdr.scl_slope = 1
-    ov.hdr.scl_inter = 0
-    ov.setColormapLabel(this.labelColormap(project))
-    ov.opacity = opacity
-    nv.addVolume(ov)
-    this.overlay = ov
+    this.labels = labels
+    nv.setDrawingEnabled(false)
+    nv.createEmptyDrawing()
+    nv.setDrawColormap(this.labelColormap(project))
+    nv.drawOpacity = opacity
+    this.overlay = true
+    this.syncLabels()
+    nv.refreshDrawing(true)
+  }
+
+  /** Copy the native-order labels into NiiVue's RAS-order drawing bitmap (NiiVue's own img2RAS walk). */
+  syncLabels() {
+    const bmp = this.nv.drawBitmap
+    const src = this.labels
+    if (!bmp || !src) return
+    const b = this.back
+    const [nx, ny, nz] = [b.dimsRAS[1], b.dimsRAS[2], b.dimsRAS[3]]
+    const step = b.img2RASstep
+    const start = b.img2RASstart
+    let r = 0
+    for (let z = 0; z < nz; z++) {
+      const zi = start[2] + z * step[2]
+      for (let y = 0; y < ny; y++) {
+        const yi = start[1] + y * step[1] + zi
+        let xi = start[0] + yi
+        for (let x = 0; x < nx; x++, xi += step[0]) bmp[r++] = src[xi]
+      }
+    }
   }
 
   labelColormap(project) {
@@ -124,24 +145,17 @@ export class Viewer {
   }
 
   setOpacity(opacity) {
-    if (!this.overlay) return
-    this.overlay.opacity = opacity
-    this.nv.updateGLVolume()
+    this.nv.setDrawOpacity(opacity)
   }
 
-  /** Redraw after the overlay voxels changed (coalesced to one upload per animation frame). */
+  /** Redraw after the label voxels changed (coalesced to one texture upload per animation frame). */
   render() {
     if (this._renderQueued) return
     this._renderQueued = true
     requestAnimationFrame(() => {
       this._renderQueued = false
-      const nv = this.nv
-      const idx = nv.volumes.indexOf(this.overlay)
-      if (idx === 1 && nv.volumes.length === 2) {
-        // only the label layer changed: re-upload it alone (the background stays as it is)
-        nv.refreshLayers(this.overlay, 1)
-        nv.drawScene()
-      } else nv.updateGLVolume()
+      this.syncLabels()
+      this.nv.refreshDrawing(true)
     })
   }
 

@@ -144,6 +144,7 @@ def _check_saved_stroke(client: httpx.Client, res: dict, label: int = 1) -> nib.
     assert study["is_exemplar"] is True
     expected = np.full(got.shape, 255, np.uint8)
     assert res["touched"] == [res["slice"]]
+    assert res["display_mismatches"] == 0, "the viewer does not show what will be saved"
     expected[:, :, res["slice"]] = 0
     painted = np.asarray(res["painted"], dtype=int)
     assert len(painted) > 50

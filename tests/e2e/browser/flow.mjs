@@ -78,6 +78,8 @@ async function paintOriented(file) {
   await page.mouse.up()
   res.painted = await page.evaluate(() => window.__elsnet.paintedVoxels())
   res.touched = await page.evaluate(() => window.__elsnet.touchedSlices())
+  await page.waitForTimeout(100)
+  res.display_mismatches = await page.evaluate(() => window.__elsnet.displayMismatches())
   await shot(page, '08_oriented_sagittal')
   await page.evaluate(() => delete document.body.dataset.lastSave)
   await page.click('#annot-save')
@@ -238,6 +240,8 @@ try {
   out.painted = await page.evaluate(() => window.__elsnet.paintedVoxels())
   out.touched = await page.evaluate(() => window.__elsnet.touchedSlices())
   out.slice = k
+  await page.waitForTimeout(100)
+  out.display_mismatches = await page.evaluate(() => window.__elsnet.displayMismatches())
   await shot(page, '02_annotate')
 
   step('save the annotation')
