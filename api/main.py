@@ -42,7 +42,7 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def limit_upload_size(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def limit_upload_size(request: Request, call_next):
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_upload_bytes + 1024 * 1024:
             return JSONResponse(

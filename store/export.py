@@ -44,7 +44,7 @@ def _source_from_dicom(study: Study, tmp: Path) -> list[pydicom.Dataset]:
                         files.append(out)
         else:
             files.append(p)
-    datasets = []
+    datasets: list[pydicom.Dataset] = []
     for f in files:
         try:
             ds = pydicom.dcmread(str(f))
@@ -99,7 +99,7 @@ def _source_from_volume(image: sitk.Image, study: Study) -> list[pydicom.Dataset
 
 
 def mask_to_dicom_seg(study: Study, mask: Mask, project: Project) -> bytes:
-    tmp = volumes.scratch_dir(get_settings().work_dir / "export")
+    tmp = volumes.scratch_dir(get_settings().work / "export")
     try:
         store = get_store()
         mask_img = sitk.ReadImage(str(store.get_to_path(mask.key, tmp / "mask.nii.gz")))

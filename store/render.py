@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from typing import cast
 
 import nibabel as nib
 import numpy as np
@@ -38,13 +39,13 @@ def render_slice(image: np.ndarray, labels: np.ndarray | None, colors: dict[str,
 
 
 def thumbnail(study: Study, mask: Mask | None, colors: dict[str, str], size: int = 160) -> bytes:
-    tmp = volumes.scratch_dir(get_settings().work_dir / "render")
+    tmp = volumes.scratch_dir(get_settings().work / "render")
     try:
         store = get_store()
-        img = np.asanyarray(nib.load(str(store.get_to_path(study.volume_key, tmp / "v.nii.gz"))).dataobj).astype(np.float32)
+        img = np.asanyarray(cast(nib.Nifti1Image, nib.load(str(store.get_to_path(study.volume_key, tmp / "v.nii.gz")))).dataobj).astype(np.float32)
         lab = None
         if mask is not None:
-            lab = np.asanyarray(nib.load(str(store.get_to_path(mask.key, tmp / "m.nii.gz"))).dataobj)
+            lab = np.asanyarray(cast(nib.Nifti1Image, nib.load(str(store.get_to_path(mask.key, tmp / "m.nii.gz")))).dataobj)
             area = (lab > 0).sum(axis=(0, 1))
             z = int(np.argmax(area)) if area.max() > 0 else img.shape[2] // 2
         else:

@@ -107,7 +107,7 @@ def add_study(
     if existing is not None:
         return existing, False
     settings = get_settings()
-    work = volumes.scratch_dir(settings.work_dir / "uploads")
+    work = volumes.scratch_dir(settings.work / "uploads")
     try:
         vol = volumes.ingest_upload(files, work, modality=modality, max_bytes=settings.max_upload_bytes)
         study_id = new_id()
@@ -142,7 +142,7 @@ def add_study(
 
 def set_annotation(session: Session, project: Project, study: Study, upload: Path) -> Study:
     settings = get_settings()
-    work = volumes.scratch_dir(settings.work_dir / "uploads")
+    work = volumes.scratch_dir(settings.work / "uploads")
     try:
         out = work / "annotation.nii.gz"
         n_slices = volumes.validate_annotation(
@@ -162,7 +162,7 @@ def set_annotation(session: Session, project: Project, study: Study, upload: Pat
 def annotation_from_mask(session: Session, project: Project, study: Study, model_id: str | None) -> Study:
     mask = pick_mask(session, project, study, model_id)
     settings = get_settings()
-    work = volumes.scratch_dir(settings.work_dir / "uploads")
+    work = volumes.scratch_dir(settings.work / "uploads")
     try:
         path = get_store().get_to_path(mask.key, work / "mask.nii.gz")
         return set_annotation(session, project, study, path)

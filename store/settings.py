@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def work(self) -> Path:
+        """Scratch and per-job work files (checkpoints survive a worker crash here)."""
+        return self.work_dir if self.work_dir is not None else self.home / "work"
+
+    @property
     def broker_folder(self) -> Path:
         return self.home / "broker"
 

@@ -43,7 +43,7 @@ class LocalStore:
     def _path(self, key: str) -> Path:
         return self.root / _check_key(key)
 
-    def _atomic_write(self, key: str, writer) -> None:  # type: ignore[no-untyped-def]
+    def _atomic_write(self, key: str, writer) -> None:
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")

@@ -17,6 +17,7 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import nibabel as nib
 import numpy as np
@@ -67,7 +68,7 @@ def _strip_ext(name: str) -> str:
 def load_nifti(path: Path, what: str = "file") -> nib.Nifti1Image:
     """Load and fully decode a NIfTI (catches truncated/corrupt gzip). Returns a 3D image."""
     try:
-        img = nib.load(str(path))
+        img = cast(nib.Nifti1Image, nib.load(str(path)))
         data = np.asanyarray(img.dataobj)
     except (nib.filebasedimages.ImageFileError, EOFError, OSError, gzip.BadGzipFile, ValueError) as exc:
         raise UnreadableImage(

@@ -49,7 +49,7 @@ def run_job(job_id: str, attempt: int) -> None:
     log.info("job %s (%s) attempt %d started on %s", job_id, kind, attempt, me)
     from elsnet_core.errors import Cancelled, InvalidInput
 
-    work = settings.work_dir / "jobs" / job_id  # kept across attempts: checkpoints live here
+    work = settings.work / "jobs" / job_id  # kept across attempts: checkpoints live here
     work.mkdir(parents=True, exist_ok=True)
     try:
         with JobReporter(job_id, me, attempt) as reporter:

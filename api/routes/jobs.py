@@ -32,14 +32,18 @@ def create_job(
 ) -> JSONResponse:
     created: list[Job] = []
 
-    def produce():  # type: ignore[no-untyped-def]
+    def produce():
         job = services.create_job(session, project, body.kind, body.model_dump(exclude_none=True))
         created.append(job)
         return 202, job_public(job)
 
     fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
     # Create the row, commit, then send the task: the jobs table is the truth.
-    return idempotency.run(session, key, idem, fp, produce, after_commit=lambda: [services.submit(j) for j in created])
+    def send() -> None:
+        for job in created:
+            services.submit(job)
+
+    return idempotency.run(session, key, idem, fp, produce, after_commit=send)
 
 
 @router.get("/api/v1/projects/{project_id}/jobs", response_model=JobsPublic)

@@ -17,7 +17,7 @@ from store.storage import get_store
 router = APIRouter(tags=["models"])
 
 
-def model_public(session, model: Model) -> ModelPublic:  # type: ignore[no-untyped-def]
+def model_public(session, model: Model) -> ModelPublic:
     out = ModelPublic.model_validate(model)
     project = session.get(Project, model.project_id)
     active = project.active_model_id or services.newest_model_id(session, project.id)
@@ -40,7 +40,7 @@ def read_model(model_id: str, session: SessionDep, _key: CurrentKey) -> ModelPub
 def model_artifact(model_id: str, session: SessionDep, _key: CurrentKey) -> FileResponse:
     """The model folder as .tar.gz (unpack, then ``elsnet predict --model model/``)."""
     model = services.get_model(session, model_id)
-    tmp = volumes.scratch_dir(get_settings().work_dir / "downloads")
+    tmp = volumes.scratch_dir(get_settings().work / "downloads")
     path = get_store().get_to_path(model.artifact_key, tmp / f"elsnet-model-{model.id}.tar.gz")
     return FileResponse(path, media_type="application/gzip", filename=path.name,
                         background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))

@@ -13,7 +13,7 @@ from store.models import Project
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
 
-def project_public(session, project: Project) -> ProjectPublic:  # type: ignore[no-untyped-def]
+def project_public(session, project: Project) -> ProjectPublic:
     out = ProjectPublic.model_validate(project)
     out.study_count = services.study_count(session, project.id)
     return out
@@ -21,7 +21,7 @@ def project_public(session, project: Project) -> ProjectPublic:  # type: ignore[
 
 @router.post("", status_code=201, response_model=ProjectPublic)
 def create_project(body: ProjectCreate, session: SessionDep, key: CurrentKey, request: Request, idem: IdempotencyKey = None) -> JSONResponse:
-    def produce():  # type: ignore[no-untyped-def]
+    def produce():
         project = services.create_project(session, body.name, body.labels, body.colors, body.auto_segment)
         return 201, project_public(session, project)
 

@@ -22,7 +22,7 @@ from store.storage import get_store
 router = APIRouter(prefix="/api/v1/projects/{project_id}/studies", tags=["studies"])
 
 
-def study_public(session, study: Study) -> StudyPublic:  # type: ignore[no-untyped-def]
+def study_public(session, study: Study) -> StudyPublic:
     fields = {f: getattr(study, f) for f in StudyPublic.model_fields if f not in ("is_exemplar", "mask")}
     out = StudyPublic.model_validate({**fields, "is_exemplar": study.annotation_key is not None})
     mask = services.latest_mask(session, study)
@@ -62,11 +62,11 @@ def upload_study(
     idem: IdempotencyKey = None,
 ) -> JSONResponse:
     settings = get_settings()
-    tmp = volumes.scratch_dir(settings.work_dir / "uploads")
+    tmp = volumes.scratch_dir(settings.work / "uploads")
     try:
         files, sha, size = _spool(file, tmp, settings.max_upload_bytes)
 
-        def produce():  # type: ignore[no-untyped-def]
+        def produce():
             study, created = services.add_study(session, project, files, sha, size, modality)
             return (201 if created else 200), study_public(session, study)
 
@@ -109,7 +109,7 @@ def read_study(project: ProjectDep, study_id: str, session: SessionDep) -> Study
 
 
 def _object_response(key: str, filename: str, media_type: str = "application/gzip") -> FileResponse:
-    tmp = volumes.scratch_dir(get_settings().work_dir / "downloads")
+    tmp = volumes.scratch_dir(get_settings().work / "downloads")
     path = get_store().get_to_path(key, tmp / filename)
     return FileResponse(
         path, media_type=media_type, filename=filename,
@@ -132,7 +132,7 @@ def put_annotation(
 ) -> StudyPublic:
     settings = get_settings()
     study = services.get_study(session, project, study_id)
-    tmp = volumes.scratch_dir(settings.work_dir / "uploads")
+    tmp = volumes.scratch_dir(settings.work / "uploads")
     try:
         files, _, _ = _spool([file], tmp, settings.max_upload_bytes)
         name, path = files[0]
