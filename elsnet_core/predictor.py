@@ -101,6 +101,7 @@ def predict_volume(model: torch.nn.Module, cfg: ElsnetConfig, plan: Plan, image:
     Returns the Prediction and the max-probability map (X, Y, Z) float32.
     """
     affine = np.asarray(affine, dtype=np.float64)
+    image = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     norm = normalize_intensity(image, plan.modality, tuple(cfg.ct_window), tuple(cfg.mr_percentiles))
     grid = WorkingGrid.plan(affine, norm.shape, norm, cfg.size, plan.pixel_mm,
                             tuple(plan.offset_mm))

@@ -263,21 +263,26 @@ def cohort_bank(ex_img: np.ndarray, ex_lab: np.ndarray, studies: list[np.ndarray
     reg = register or get_register()
     ex_xyz = np.ascontiguousarray(np.transpose(ex_img, (1, 2, 0)))
     lab_xyz = np.ascontiguousarray(np.transpose(ex_lab, (1, 2, 0)))
-    results = []
+    results: list = []
     propagated = []
     for j, st in enumerate(studies):
         fixed = np.ascontiguousarray(np.transpose(st, (1, 2, 0)))
-        res = reg(fixed, ex_xyz, spacing[j], ex_spacing, deformable=True, iterations=iterations,
-                  coarse_spacing_mm=coarse_mm)
-        warped_lab = np.asarray(res.warp(lab_xyz, order=0))
+        try:
+            res = reg(fixed, ex_xyz, spacing[j], ex_spacing, deformable=True,
+                      iterations=iterations, coarse_spacing_mm=coarse_mm)
+            warped_lab = np.asarray(res.warp(lab_xyz, order=0))
+        except (RuntimeError, ValueError) as exc:  # e.g. a single-slice study
+            log.warning("registration to study %d failed (%s); no cohort samples from it", j, exc)
+            res, warped_lab = None, np.full(fixed.shape, IGNORE, np.uint8)
         results.append(res)
         propagated.append(np.ascontiguousarray(np.transpose(warped_lab, (2, 0, 1))).astype(np.uint8))
         if on_step:
             on_step(j + 1, len(studies) * 2)
     samples = []
     n = len(studies)
-    for j in range(n):
-        others = [k for k in range(n) if k != j]
+    ok = [k for k in range(n) if results[k] is not None]
+    for j in ok:
+        others = [k for k in ok if k != j]
         picks = [j, *list(gen.permutation(others)[:max(0, styles_per_target - 1)])]
         for v, k in enumerate(picks):
             # the registration's own deformation first, then interpolated / extrapolated ones
