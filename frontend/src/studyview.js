@@ -6,7 +6,7 @@ import { LabelEditor } from './annotator.js'
 import { niftiLabelMap, gzip } from './nifti.js'
 import { $, $$, h, P, state, showMessage, showError, guarded, short } from './ui.js'
 import { showTab } from './project.js'
-import { renderStudies } from './cohort.js'
+import { renderStudies, refreshStudies } from './cohort.js'
 
 // ---------------------------------------------------------------- viewer
 export let viewer = null
@@ -120,7 +120,19 @@ export function setOverlaySource(src, text) {
   if (src === 'none') state.editor?.clearAll()
   $('#overlay-source').textContent = text ?? (src === 'none' ? 'none (no mask or annotation yet)' : src)
   $('#annot-correct').hidden = !state.study?.mask
+  $('#annot-delete').hidden = !state.study?.is_exemplar
 }
+
+$('#annot-delete').addEventListener('click', async () => {
+  const s = state.study
+  if (!s?.is_exemplar || !confirm(`Remove the annotation of ${s.name}? It will no longer be an exemplar.`)) return
+  const ok = await guarded('Removing the annotation', () => api.del(`${P(state.project.id)}/studies/${s.id}/annotation`))
+  if (ok === undefined) return
+  showMessage(`${s.name} is no longer an exemplar.`, 'ok')
+  await refreshStudies()
+  const fresh = state.studies.find((x) => x.id === s.id)
+  if (fresh) openStudy(fresh, 'review')
+})
 
 export function renderLegend() {
   const p = state.project

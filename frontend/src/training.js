@@ -28,7 +28,14 @@ export function stateBadge(s) {
   return h('span', { class: `badge ${cls}` }, s)
 }
 
+$('#auto-segment').addEventListener('change', async (e) => {
+  const p = await guarded('Changing automatic segmentation', () => api.patch(P(state.project.id), { auto_segment: e.target.checked }))
+  if (p) state.project = p
+  e.target.checked = Boolean(state.project.auto_segment)
+})
+
 export function renderJobs() {
+  $('#auto-segment').checked = Boolean(state.project?.auto_segment)
   $('#jobs-table tbody').replaceChildren(
     ...state.jobs.map((j) =>
       h('tr', { dataset: { jobId: j.id } },

@@ -270,6 +270,7 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     assert list(mask.shape) == list(review["shape"])
     assert int((np.asarray(mask.dataobj) > 0).sum()) == out["mask_voxels_shown"]
     # then: a second training succeeded, a third was cancelled, the older model was pinned active
+    assert out["auto_segment_toggled"] is True
     assert out["train2_state"] == "succeeded"
     assert out["cancel_state"] == "cancelled"
     assert client.get(f"/api/v1/jobs/{out['cancel_job_id']}").json()["state"] == "cancelled"

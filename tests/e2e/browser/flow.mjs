@@ -255,6 +255,11 @@ try {
     // ---- training
     step('start a tiny training')
     await page.click('.tabs button[data-tab="training"]')
+    await page.uncheck('#auto-segment')
+    await page.waitForFunction(() => window.__elsnet.state.project.auto_segment === false)
+    await page.check('#auto-segment')
+    await page.waitForFunction(() => window.__elsnet.state.project.auto_segment === true)
+    out.auto_segment_toggled = true
     await page.selectOption('#preset', 'tiny')
     await page.click('#train-start')
     await page.waitForSelector('#job-card:not([hidden])')
