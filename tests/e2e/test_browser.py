@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "frontend"
 FLOW = Path(__file__).resolve().parent / "browser" / "flow.mjs"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-SHOTS = REPO / "docs" / "screenshots"
+SHOTS = Path(os.environ.get("ELSNET_SCREENSHOTS_DIR", REPO / "docs" / "screenshots"))
 KEY = "e2e-browser-key-0123456789"
 
 
