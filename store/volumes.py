@@ -71,8 +71,9 @@ def load_nifti(path: Path, what: str = "file") -> nib.Nifti1Image:
         img = cast(nib.Nifti1Image, nib.load(str(path)))
         data = np.asanyarray(img.dataobj)
     except (nib.filebasedimages.ImageFileError, EOFError, OSError, gzip.BadGzipFile, ValueError) as exc:
+        reason = str(exc).replace(str(path), "the file").replace(str(path.parent), "")  # no server paths
         raise UnreadableImage(
-            f"{what} is not a readable NIfTI volume ({exc.__class__.__name__}: {exc}); "
+            f"{what} is not a readable NIfTI volume ({exc.__class__.__name__}: {reason}); "
             "upload an uncorrupted .nii or .nii.gz file"
         ) from exc
     if data.ndim == 4 and data.shape[3] == 1:
@@ -90,8 +91,9 @@ def load_nifti(path: Path, what: str = "file") -> nib.Nifti1Image:
 
 
 def _guess_modality(data: np.ndarray) -> str:
-    # CT volumes are in Hounsfield units: air and the scanner's padding lie far below -500.
-    return "CT" if np.issubdtype(data.dtype, np.integer) and float(np.min(data)) < -500 else "MR"
+    # CT is in Hounsfield units: air, fat and padding are negative (even a CT clipped to an
+    # abdominal window keeps values near -125); MR magnitudes are never below zero.
+    return "CT" if float(np.min(data)) < -50 else "MR"
 
 
 def _read_nifti_upload(path: Path, name: str, out_dir: Path, modality: str | None) -> IngestedVolume:

@@ -122,3 +122,13 @@ def test_mask_404_before_training_and_thumbnail(client: TestClient, project: dic
     assert r.status_code == 404 and "no mask yet" in r.json()["detail"]
     png = client.get(f"/api/v1/projects/{project['id']}/studies/{study['id']}/thumbnail.png")
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ct_is_recognised_and_errors_do_not_leak_server_paths(client: TestClient, project: dict) -> None:
+    ct = (f.volume() * 4 - 125).astype(np.int16)  # an abdominal-window CT: HU down to -125
+    r = upload(client, project["id"], {"file": ("ct.nii.gz", f.nifti_bytes(ct))})
+    assert r.status_code == 201 and r.json()["modality"] == "CT"
+    bad = upload(client, project["id"], {"file": ("scan.nii.gz", b"\x1f\x8b\x08\x00broken")})
+    assert bad.status_code == 422
+    assert "/tmp" not in bad.json()["detail"] and "uploads" not in bad.json()["detail"]
+    assert "'scan.nii.gz'" in bad.json()["detail"]
