@@ -598,11 +598,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     def save() -> None:
+        # another bench process may have added methods to the same file meanwhile: keep them
+        if out.exists():
+            try:
+                disk = json.loads(out.read_text())
+                if disk.get("pack") == pack.name and disk.get("setting") == args.setting:
+                    for name, value in disk.get("methods", {}).items():
+                        if name not in done:
+                            report["methods"][name] = value
+            except (OSError, json.JSONDecodeError):
+                logger.warning("could not re-read %s before saving", out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".json.tmp")
+        tmp = out.with_suffix(f".json.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(report, indent=1, default=float))
         tmp.replace(out)
 
+    done: set[str] = set()  # methods (re)computed by this process
     ran_atlas = False
     for m in methods:
         logger.info("bench %s %s: %s", pack.name, args.setting, m)
@@ -621,6 +632,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ran_atlas = True
             for name, r in res.items():
                 report["methods"][name] = {**r, **meta, "torch_threads": None}
+                done.add(name)
         else:
             report["methods"][m] = {
                 **_run_fit_method(
@@ -628,6 +640,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ),
                 **meta,
             }
+            done.add(m)
         save()
     save()
     return report

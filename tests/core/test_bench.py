@@ -146,3 +146,30 @@ def test_atlas_bench_on_fake_pack(
     table = capsys.readouterr().out
     assert "mean Dice" in table and "atlas" in table
     assert format_table(rep).splitlines()[0].startswith("pack fake_pack")
+
+
+def test_bench_merges_methods_already_in_the_results_file(fake_pack: Path, tmp_path: Path) -> None:
+    out = tmp_path / "res.json"
+    argv = [
+        str(fake_pack),
+        "--methods",
+        "atlas",
+        "--threads",
+        "1",
+        "--no-hd95",
+        "--out",
+        str(out),
+        "--work-dir",
+        str(tmp_path / "work"),
+    ]
+    main(argv)
+    # given: the file also holds a method written by another bench process
+    rep = json.loads(out.read_text())
+    rep["methods"]["elsnet"] = {**rep["methods"]["atlas"], "mean_dice": 0.123}
+    out.write_text(json.dumps(rep))
+    # when: the atlas is re-run into the same file
+    main(argv)
+    # then: both are there
+    rep = json.loads(out.read_text())
+    assert rep["methods"]["elsnet"]["mean_dice"] == 0.123
+    assert rep["methods"]["atlas"]["mean_dice"] > 0.7
