@@ -106,6 +106,9 @@ def add_study(
     existing = session.scalar(select(Study).where(Study.project_id == project.id, Study.sha256 == sha256))
     if existing is not None:
         return existing, False
+    # End the read transaction before the long ingestion: on SQLite an open read snapshot
+    # cannot later be upgraded to a write if another upload committed meanwhile.
+    session.commit()
     settings = get_settings()
     work = volumes.scratch_dir(settings.work / "uploads")
     try:

@@ -62,6 +62,7 @@ def upload_study(
     idem: IdempotencyKey = None,
 ) -> JSONResponse:
     settings = get_settings()
+    session.commit()  # no open transaction while the upload is copied (SQLite write concurrency)
     tmp = volumes.scratch_dir(settings.work / "uploads")
     try:
         files, sha, size = _spool(file, tmp, settings.max_upload_bytes)
