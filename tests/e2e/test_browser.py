@@ -175,7 +175,7 @@ def test_frontend_unit_tests() -> None:
     """The painting model and the NIfTI writer (frontend/test, `npm test`: node's test runner)."""
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
-    run = subprocess.run(["npm", "test"], cwd=FRONTEND, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(["npm", "test"], cwd=FRONTEND, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=300)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "# fail 0" in run.stdout
 
@@ -211,7 +211,7 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     )
     # when: a person uses the page
     run = subprocess.run(
-        ["node", str(FLOW)], cwd=REPO, env=env, capture_output=True, text=True, timeout=1800
+        ["node", str(FLOW)], cwd=REPO, env=env, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=1800
     )
     assert run.stdout.strip(), f"flow printed nothing\n{run.stderr[-4000:]}"
     out = json.loads(run.stdout.strip().splitlines()[-1])
