@@ -341,9 +341,12 @@ def fit(
         metrics["pseudo_kept_fraction"] = float(np.mean([(p != IGNORE).mean() for p in plabs]))
         report("pseudo_label", 1.0, {"pseudo_confidence": metrics["pseudo_confidence"]},
                force=True)
-        rest = 1.0 - cfg.pseudo_fraction
+        # weak pseudo-labels (few confident voxels) get a proportionally smaller share
+        kept = metrics["pseudo_kept_fraction"]
+        pseudo_share = cfg.pseudo_fraction * min(1.0, kept / 0.6)
+        rest = 1.0 - pseudo_share
         pool2 = SlicePool(cfg.context, {
-            "pseudo": cfg.pseudo_fraction,
+            "pseudo": pseudo_share,
             "cohort": rest * cfg.cohort_fraction if cohort_imgs else 0.0,
             "exemplar": rest * (1.0 - cfg.cohort_fraction) if cohort_imgs else rest})
         for s in exs:

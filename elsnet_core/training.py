@@ -87,11 +87,19 @@ def autocast_ctx(device: torch.device, enabled: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
-def lr_at(it: int, total: int, base: float, warmup: int = 20) -> float:
-    """Linear warm-up then cosine decay to 5% of ``base``."""
+def lr_at(it: int, total: int, base: float, warmup: int = 20, progress: float | None = None
+          ) -> float:
+    """Linear warm-up then cosine decay to 5% of ``base``.
+
+    ``progress`` (0..1) overrides ``it / total`` for the decay when larger: a stage that is
+    running out of its time budget decays its learning rate on time, not on iterations, so
+    a slow machine still ends the stage on a small learning rate.
+    """
     if it < warmup:
         return base * (it + 1) / warmup
     t = min(1.0, (it - warmup) / max(1, total - warmup))
+    if progress is not None:
+        t = max(t, min(1.0, progress))
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
@@ -125,9 +133,13 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
         if hooks.should_stop():
             hooks.checkpoint(it)
             raise Cancelled("training cancelled")
-        if hooks.deadline is not None and time.monotonic() > hooks.deadline:
-            log.info("time budget reached at iteration %d/%d", it, iters)
-            break
+        now = time.monotonic()
+        time_progress = None
+        if hooks.deadline is not None:
+            if now > hooks.deadline:
+                log.info("time budget reached at iteration %d/%d", it, iters)
+                break
+            time_progress = (now - t_start) / max(hooks.deadline - t_start, 1e-6)
         rng = np.random.default_rng([seed, it])
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         x, y = pool.sample(cfg.batch_size, rng)
@@ -137,7 +149,7 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
                        scale=tuple(cfg.scale_range), elastic=elastic)
         if cl:
             x = x.contiguous(memory_format=torch.channels_last)
-        lr = lr_at(it, iters, cfg.lr)
+        lr = lr_at(it, iters, cfg.lr, progress=time_progress)
         for g in optimizer.param_groups:
             g["lr"] = lr
         with autocast_ctx(device, amp):

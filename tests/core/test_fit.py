@@ -83,27 +83,31 @@ def test_resume_from_work_dir_continues(cohort, tmp_path):
     (ex_img, ex_lab), unl = cohort
     work = tmp_path / "work"
     ov = {**QUICK, "cohort_synthesis": False, "stage2": False, "stage1_iters": 20}
-    seen: list[int] = []
+    polls = {"n": 0}
 
-    def stop_at_12() -> bool:
-        return len(seen) >= 12
+    def stop_after_10() -> bool:  # should_stop is polled once per training iteration
+        polls["n"] += 1
+        return polls["n"] > 10
 
-    def count(ev) -> None:
-        if ev.stage == "train_stage1" and ev.message.startswith("stage 1 iteration"):
-            seen.append(int(ev.message.split()[3].split("/")[0]))
-
-    # first run is cancelled in the middle of stage 1
+    # first run is cancelled in the middle of stage 1 and leaves a checkpoint
     with pytest.raises(Cancelled):
         fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
-            work_dir=work, progress=count, should_stop=stop_at_12, overrides=ov)
-    assert (work / "checkpoint.pt").exists()
-    first_stop = seen[-1]
-    # second run resumes after the cancelled iteration instead of starting over
-    seen.clear()
+            work_dir=work, should_stop=stop_after_10, overrides=ov)
+    ckpt = torch.load(work / "checkpoint.pt", weights_only=True)
+    done = int(ckpt["iter"])
+    assert ckpt["stage"] == "train_stage1" and 5 <= done < 20
+
+    # second run resumes: it only runs the remaining iterations
+    polls["n"] = 0
+
+    def count() -> bool:
+        polls["n"] += 1
+        return False
+
     res = fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
-              work_dir=work, progress=count, overrides=ov)
-    assert seen and seen[0] == first_stop + 1
+              work_dir=work, should_stop=count, overrides=ov)
     assert res.metrics["stage1_iters"] == 20
+    assert polls["n"] <= (20 - done) + 3
 
 
 def test_exemplar_without_organ_is_rejected(tmp_path):
