@@ -17,6 +17,10 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 STAGES_TRAIN = ("synthesis", "train_stage1", "pseudo_label", "train_stage2", "segment")
 
 
+def _next_seq(session: Session, job_id: str) -> int:
+    return (session.scalar(select(func.max(JobEvent.seq)).where(JobEvent.job_id == job_id)) or 0) + 1
+
+
 def add_event(
     session: Session,
     job: Job,
@@ -29,7 +33,7 @@ def add_event(
 ) -> None:
     """Record one progress event and mirror it on the job row. Progress never goes backwards."""
     progress = max(float(job.progress or 0.0), min(1.0, float(progress)))
-    seq = (session.scalar(select(func.max(JobEvent.seq)).where(JobEvent.job_id == job.id)) or 0) + 1
+    seq = _next_seq(session, job.id)
     session.add(
         JobEvent(
             job_id=job.id, seq=seq, stage=stage, progress=progress, eta_s=eta_s,
@@ -77,7 +81,7 @@ def reap_stale_jobs(session: Session, timeout_s: float, max_attempts: int) -> li
             session.add(
                 JobEvent(
                     job_id=job.id,
-                    seq=(session.scalar(select(func.max(JobEvent.seq)).where(JobEvent.job_id == job.id)) or 0) + 1,
+                    seq=_next_seq(session, job.id),
                     stage=job.stage, progress=job.progress, metrics={},
                     message=f"worker lost (no heartbeat for {timeout_s:.0f} s); requeued for attempt {job.attempts + 1}",
                 )

@@ -265,12 +265,17 @@ def validate_annotation(
     if not (set(values) & set(label_values)):
         raise BadInput("annotation holds no organ label; paint at least one organ of the project")
     annotated_slices = int(annotated.any(axis=(0, 1)).sum())
-    out_img = nib.Nifti1Image(labels, aff)
-    out_img.set_qform(aff, code=1)
-    out_img.set_sform(aff, code=1)
-    out_img.header.set_data_dtype(np.uint8)
-    nib.save(out_img, str(out))
+    save_label_map(labels, aff, out)
     return annotated_slices
+
+
+def save_label_map(labels: np.ndarray, affine: np.ndarray, out: Path) -> None:
+    """Write a uint8 label map (X, Y, Z) as NIfTI with ``affine`` as both qform and sform."""
+    img = nib.Nifti1Image(labels.astype(np.uint8), affine)
+    img.set_qform(affine, code=1)
+    img.set_sform(affine, code=1)
+    img.header.set_data_dtype(np.uint8)
+    nib.save(img, str(out))
 
 
 def scratch_dir(base: Path | None = None) -> Path:

@@ -10,7 +10,6 @@ import tarfile
 import time
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -22,6 +21,7 @@ from store.models import Job, Mask, Model, Project, Study, new_id, utcnow
 from store.queue import enqueue_job
 from store.settings import get_settings
 from store.storage import get_store
+from store.volumes import save_label_map
 from worker.progress import JobReporter
 
 log = logging.getLogger(__name__)
@@ -252,11 +252,8 @@ def _segment(job_id: str, model_id: str, model_dir: Path, study_ids: list[str], 
         pred = predictor.predict_file(img)
         if tuple(pred.labels.shape) != tuple(shape):
             raise RuntimeError(f"prediction shape {pred.labels.shape} != study shape {shape}")
-        out_img = nib.Nifti1Image(pred.labels.astype(np.uint8), affine)
-        out_img.set_qform(affine, code=1)
-        out_img.set_sform(affine, code=1)
         out = work / "segment" / f"{sid}_mask.nii.gz"
-        nib.save(out_img, str(out))
+        save_label_map(pred.labels, affine, out)
         key = f"masks/{sid}/{model_id}.nii.gz"
         store.put_file(key, out)
         with session_scope() as s:
