@@ -511,7 +511,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="where models are written (default bench_results/tmp/...)",
     )
     p.add_argument("--no-hd95", action="store_true", help="skip HD95 (faster)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every trained method (JSON value, e.g. --set "
+        "'widths=[8,16,32,64,128]'); recorded in the results. For experiments: the "
+        "reported tables use the presets as they are",
+    )
     return p
+
+
+def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["size=160", "widths=[8,16]"]`` -> ``{"size": 160, "widths": [8, 16]}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _method_list(args: argparse.Namespace) -> list[str]:
@@ -586,6 +620,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "classes": {str(k): v for k, v in pack.classes.items()},
             "host": platform.node(),
             "cpu_count": os.cpu_count(),
+            "cpu_model": _cpu_model(),
             "torch_threads": torch_threads
             if torch_threads is not None
             else report.get("torch_threads"),
@@ -636,7 +671,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             report["methods"][m] = {
                 **_run_fit_method(
-                    m, dict(METHODS[m] or {}), pack, split, ex_label_path, work, args
+                    m, {**_parse_overrides(args.overrides), **(METHODS[m] or {})}, pack,
+                    split, ex_label_path, work, args
                 ),
                 **meta,
             }

@@ -92,7 +92,7 @@ class ElsnetConfig:
     pseudo_fraction: float = 0.5  # share of stage-2 samples from pseudo-labelled studies
     time_budget_s: float | None = None  # soft cap on the training stages (None = no cap)
     checkpoint_every_s: float = 30.0
-    amp: bool = True  # bf16 autocast on CPU / fp16 on CUDA
+    amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (see training.amp_enabled)
     # --- inference -----------------------------------------------------------------------
     tta: bool = True  # flip test-time augmentation
     lcc: bool = True  # keep the largest 3D connected component per organ

@@ -5,6 +5,8 @@ Targets are (N, H, W) int64 with 0 = background, 1..K organs, 255 = not annotate
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -99,8 +101,11 @@ class PrototypeContrast(nn.Module):
         return torch.cat(idx_all), torch.cat(cls_all)
 
     def forward(self, emb: torch.Tensor, target: torch.Tensor, logits: torch.Tensor | None = None,
-                gen: torch.Generator | None = None) -> torch.Tensor:
-        """emb: (N, D, H, W) L2-normalised; target: (N, H, W) int64; logits: (N, C, H, W).
+                gen: torch.Generator | None = None,
+                project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """emb: (N, D, H, W) L2-normalised embeddings, or (N, c, H, W) features when
+        ``project`` maps gathered (P, c) features to (P, D) unit vectors (cheaper: only the
+        sampled pixels are projected). target: (N, H, W) int64; logits: (N, C, H, W).
 
         Returns the scalar InfoNCE loss (0 when no labelled pixel), and updates prototypes.
         """
@@ -111,7 +116,10 @@ class PrototypeContrast(nn.Module):
         idx, cls = self._sample(target, hard, gen)
         if idx.numel() == 0:
             return emb.sum() * 0.0
-        z = emb.permute(0, 2, 3, 1).reshape(-1, d)[idx].float()
+        # gather (N*H*W, d) rows without materialising a permuted copy of the whole map
+        n_idx, rem = idx // (_h * _w), idx % (_h * _w)
+        z = emb[n_idx, :, rem // _w, rem % _w]
+        z = project(z) if project is not None else z.float()
         with torch.no_grad():
             self._update(z, cls)
         protos = self.prototypes

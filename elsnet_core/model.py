@@ -1,8 +1,8 @@
 """2.5D U-Net with a segmentation head and a pixel-embedding projection head.
 
 Input: (N, 2*context+1, H, W) float32 slices (centre slice and its neighbours as channels),
-H and W divisible by 2**(len(widths)-1). Output: logits (N, K+1, H, W) and L2-normalised
-embeddings (N, embed_dim, H, W).
+H and W divisible by 2**(len(widths)-1). Output: logits (N, K+1, H, W); L2-normalised
+pixel embeddings (embed_dim) come from the projection head on the decoder features.
 """
 
 from __future__ import annotations
@@ -80,14 +80,34 @@ class Elsnet(nn.Module):
         )
         self.n_classes = n_classes
 
-    def forward(self, x: torch.Tensor, embed: bool = False):
-        """x: (N, C_in, H, W). Returns logits (N, K+1, H, W) [and embeddings if ``embed``]."""
+    def forward(self, x: torch.Tensor, features: bool = False):
+        """x: (N, C_in, H, W). Returns logits (N, K+1, H, W) [and the decoder features
+        (N, c, H, W) if ``features``; turn chosen pixels of them into embeddings with
+        :meth:`project`]."""
         f = self.backbone(x)
         logits = self.seg_head(f)
-        if not embed:
+        if not features:
             return logits
-        z = F.normalize(self.proj_head(f).float(), dim=1)
-        return logits, z
+        return logits, f
+
+    def project(self, feats: torch.Tensor) -> torch.Tensor:
+        """Projection head on gathered pixels: (P, c) features -> (P, embed_dim) unit vectors.
+
+        The head is two 1x1 convolutions, i.e. a per-pixel MLP, so applying it to the few
+        hundred pixels the contrastive loss samples equals applying it to the whole map and
+        slicing, at a fraction of the cost (measured: the full-map head + normalisation made
+        a fast-preset CPU step ~0.8 s slower).
+        """
+        c1, _, c2 = self.proj_head
+        h = F.linear(feats, c1.weight.flatten(1), c1.bias)
+        h = F.leaky_relu(h, 0.01)
+        z = F.linear(h, c2.weight.flatten(1), c2.bias)
+        return F.normalize(z.float(), dim=1)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Dense L2-normalised embeddings (N, embed_dim, H, W) (inspection and tests)."""
+        f = self.backbone(x)
+        return F.normalize(self.proj_head(f).float(), dim=1)
 
 
 def build_elsnet(cfg: ElsnetConfig, n_classes: int) -> Elsnet:

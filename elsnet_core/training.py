@@ -7,6 +7,7 @@ All arrays here live on the working grid: volumes (Z, S, S) float32 in [0, 1], l
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import time
@@ -80,9 +81,31 @@ class SlicePool:
                 torch.from_numpy(np.stack(labs).astype(np.int64)))
 
 
+@functools.cache
+def cpu_has_fast_bf16() -> bool:
+    """True when oneDNN runs bf16 natively on this CPU (AVX512-BF16 or AMX).
+
+    Without it, bf16 convolutions are emulated: measured on a 2-core AMD EPYC (Zen 3, AVX2
+    only) a fast-preset training step took 14.3 s in bf16 autocast vs 1.8 s in fp32.
+    """
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - older or exotic builds
+        return False
+
+
+def amp_enabled(device: torch.device, requested: bool) -> bool:
+    """Mixed precision only where it pays: any CUDA device, a CPU with native bf16."""
+    if not requested:
+        return False
+    if device.type == "cuda":
+        return True
+    return device.type == "cpu" and cpu_has_fast_bf16()
+
+
 def autocast_ctx(device: torch.device, enabled: bool):
-    """bf16 autocast on CPU and CUDA (no grad scaler needed), or a no-op."""
-    if not enabled:
+    """bf16 autocast (no grad scaler needed) where :func:`amp_enabled` allows, else a no-op."""
+    if not amp_enabled(device, enabled):
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
@@ -154,12 +177,12 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
             g["lr"] = lr
         with autocast_ctx(device, amp):
             if contrast is not None:
-                logits, emb = model(x, embed=True)
+                logits, feats = model(x, features=True)
             else:
-                logits, emb = model(x), None
+                logits, feats = model(x), None
         loss, parts = ce_dice_loss(logits, y, cfg.dice_weight)
-        if contrast is not None and emb is not None:
-            lc = contrast(emb, y, logits, gen)
+        if contrast is not None and feats is not None:
+            lc = contrast(feats.float(), y, logits, gen, project=model.project)
             loss = loss + cfg.contrastive_weight * lc
             parts["contrastive"] = float(lc.detach())
         optimizer.zero_grad(set_to_none=True)
