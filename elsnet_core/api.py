@@ -225,7 +225,7 @@ def fit(
             samples, propagated = cohort_bank(
                 ex0.image, ex0.label, [u.image for u in unl], [u.spacing for u in unl],
                 ex0.spacing, n_classes, rng, iterations=cfg.reg_iterations, coarse_mm=cfg.reg_coarse_mm,
-                on_step=on_step)
+                per_organ_intensity=cfg.organ_intensity, on_step=on_step)
             cohort_imgs = [s.image for s in samples]
             cohort_labs = [s.label for s in samples]
             if cache is not None:
@@ -326,9 +326,13 @@ def fit(
             if propagated is not None or partial:
                 props = list(propagated) if propagated is not None else [None] * len(unl)
                 props += [s.label for s in partial]
-            plabs, confs = pseudo_label(
+            plabs, confs, agrees = pseudo_label(
                 model, targets, cfg.context, dev, cfg.pseudo_threshold, props, amp=amp,
                 on_step=lambda i, n: report("pseudo_label", i / n, force=True))
+            for c in range(1, n_classes):  # stage 1 vs registration, per organ (diagnostic)
+                vals = [a[c] for a in agrees if c in a]
+                if vals:
+                    metrics[f"stage1_vs_registration_dice_{c}"] = float(np.mean(vals))
             for i, s in enumerate(partial):  # the painted voxels stay as painted
                 lab = plabs[len(unl) + i]
                 plabs[len(unl) + i] = np.where(s.label != IGNORE, s.label, lab).astype(np.uint8)

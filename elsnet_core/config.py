@@ -65,6 +65,7 @@ class ElsnetConfig:
     widths: tuple[int, ...] = (16, 32, 64, 128, 256)
     embed_dim: int = 64
     norm: str = "batch"  # "batch" | "instance"
+    coord_channels: bool = False  # append body-relative (y, x) position channels (CoordConv)
     # --- method switches (see module docstring) ------------------------------------------
     cohort_synthesis: bool = True
     contrastive: bool = True
@@ -73,6 +74,7 @@ class ElsnetConfig:
     # --- synthesis -----------------------------------------------------------------------
     reg_iterations: int = 20  # demons iterations per level (coarse grid)
     reg_coarse_mm: float = 6.0  # registration grid spacing (mm; thick slices stay native)
+    organ_intensity: bool = True  # remap intensities organ by organ (else body-wide only)
     cohort_fraction: float = 0.6  # share of stage-1 samples drawn from cohort-warped exemplars
     elastic_sigma_mm: float = 6.0  # max elastic displacement (mm, approx)
     rotate_deg: float = 12.0

@@ -70,9 +70,10 @@ class Elsnet(nn.Module):
     """Backbone + segmentation head + projection head."""
 
     def __init__(self, in_ch: int, n_classes: int, widths: tuple[int, ...], embed_dim: int,
-                 norm: str) -> None:
+                 norm: str, coords: bool = False) -> None:
         super().__init__()
-        self.backbone = UNet2d(in_ch, widths, norm)
+        self.coords = coords
+        self.backbone = UNet2d(in_ch + (2 if coords else 0), widths, norm)
         c = self.backbone.out_channels
         self.seg_head = nn.Conv2d(c, n_classes, 1)
         self.proj_head = nn.Sequential(
@@ -84,11 +85,28 @@ class Elsnet(nn.Module):
         """x: (N, C_in, H, W). Returns logits (N, K+1, H, W) [and the decoder features
         (N, c, H, W) if ``features``; turn chosen pixels of them into embeddings with
         :meth:`project`]."""
-        f = self.backbone(x)
+        f = self.backbone(self._with_coords(x))
         logits = self.seg_head(f)
         if not features:
             return logits
         return logits, f
+
+    def _with_coords(self, x: torch.Tensor) -> torch.Tensor:
+        """Append two channels holding the in-plane position (-1..1) on the working grid.
+
+        The working grid is centred on each study's body (:mod:`preprocess`), so these are
+        body-relative coordinates: they let the network tell left from right organs of the
+        same appearance (left vs right kidney, spleen vs left kidney) that a U-Net's
+        effective receptive field alone separated poorly in short budgets.
+        """
+        if not self.coords:
+            return x
+        n, _, h, w = x.shape
+        ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
+        xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        grid = torch.stack([gy, gx])[None].expand(n, 2, h, w)
+        return torch.cat([x, grid.to(memory_format=torch.contiguous_format)], dim=1)
 
     def project(self, feats: torch.Tensor) -> torch.Tensor:
         """Projection head on gathered pixels: (P, c) features -> (P, embed_dim) unit vectors.
@@ -106,10 +124,11 @@ class Elsnet(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Dense L2-normalised embeddings (N, embed_dim, H, W) (inspection and tests)."""
-        f = self.backbone(x)
+        f = self.backbone(self._with_coords(x))
         return F.normalize(self.proj_head(f).float(), dim=1)
 
 
 def build_elsnet(cfg: ElsnetConfig, n_classes: int) -> Elsnet:
     """Build the network for ``n_classes`` outputs (background included)."""
-    return Elsnet(2 * cfg.context + 1, n_classes, tuple(cfg.widths), cfg.embed_dim, cfg.norm)
+    return Elsnet(2 * cfg.context + 1, n_classes, tuple(cfg.widths), cfg.embed_dim, cfg.norm,
+                  coords=cfg.coord_channels)

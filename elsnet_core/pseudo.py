@@ -19,18 +19,29 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
     """Turn probabilities into a pseudo-label map with uncertain voxels ignored.
 
     probs: (Z, C, S, S) float; propagated: (Z, S, S) uint8 registration-propagated labels
-    (255 = unknown) or None. A voxel is kept when its max probability >= ``threshold``, or
-    >= ``agree_threshold`` (lower) where it agrees with the propagated label. Organ voxels
-    outside the largest 3D component of their class are ignored as well.
+    (255 = unknown) or None. Rules, in order:
+
+    * a voxel is kept when its max probability >= ``threshold``, or >= ``agree_threshold``
+      (lower) where it agrees with the propagated label;
+    * where registration says organ c and the network says background, the voxel is
+      ignored whatever the network's confidence: a stage-1 model that has not learned an
+      organ (seen on CHAOS: the spleen) would otherwise teach stage 2 that the organ is
+      background, and self-training would erase it;
+    * organ voxels outside the largest 3D component of their class are ignored.
+
     Returns (labels (Z, S, S) uint8 with 255 = ignored, mean max-probability over organs).
     """
     conf, arg = probs.max(dim=1)
     conf_np = conf.numpy()
     lab = arg.numpy().astype(np.uint8)
     keep = conf_np >= threshold
-    if propagated is not None and agree_threshold is not None:
-        agree = (propagated == lab) & (propagated != IGNORE)
-        keep |= agree & (conf_np >= agree_threshold)
+    if propagated is not None:
+        known = propagated != IGNORE
+        if agree_threshold is not None:
+            agree = (propagated == lab) & known
+            keep |= agree & (conf_np >= agree_threshold)
+        missed = known & (propagated > 0) & (lab == 0)
+        keep &= ~missed
     out = np.where(keep, lab, IGNORE).astype(np.uint8)
     struct = np.ones((3, 3, 3), dtype=bool)
     for c in np.unique(lab):
@@ -46,20 +57,45 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
     return out, mean_conf
 
 
+def agreement(pseudo: np.ndarray, propagated: np.ndarray, n_classes: int) -> dict[int, float]:
+    """Dice per organ between the network's labels and registration's, where both are known.
+
+    A label-free signal of what stage 1 learned: an organ the network misses scores ~0.
+    Classes absent from both maps are left out.
+    """
+    both = (pseudo != IGNORE) & (propagated != IGNORE)
+    out: dict[int, float] = {}
+    for c in range(1, n_classes):
+        a = (pseudo == c) & both
+        b = (propagated == c) & both
+        denom = int(a.sum()) + int(b.sum())
+        if denom:
+            out[c] = 2.0 * float((a & b).sum()) / denom
+    return out
+
+
 def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int,
                  device: torch.device, threshold: float,
                  propagated: list[np.ndarray | None] | None,
-                 amp: bool = True, on_step=None) -> tuple[list[np.ndarray], list[float]]:
-    """Pseudo-label every working volume (Z, S, S) float32; see :func:`select_confident`."""
-    labels, confs = [], []
+                 amp: bool = True, on_step=None
+                 ) -> tuple[list[np.ndarray], list[float], list[dict[int, float]]]:
+    """Pseudo-label every working volume (Z, S, S) float32; see :func:`select_confident`.
+
+    Returns (labels, mean confidences, per-study Dice of the network's argmax against the
+    registration-propagated labels per organ (empty where nothing was propagated)).
+    """
+    labels, confs, agrees = [], [], []
     for i, vol in enumerate(volumes):
         probs = infer_probs(model, vol, context, device, tta=True, amp=amp)
         prop = propagated[i] if propagated is not None else None
         lab, conf = select_confident(probs, threshold, prop, agree_threshold=0.6)
+        argmax = probs.argmax(dim=1).numpy().astype(np.uint8)
+        agrees.append(agreement(argmax, prop, probs.shape[1]) if prop is not None else {})
         labels.append(lab)
         confs.append(conf)
-        log.info("pseudo-labelled study %d: mean confidence %.3f, kept %.1f%%", i, conf,
-                 100 * float((lab != IGNORE).mean()))
+        log.info("pseudo-labelled study %d: mean confidence %.3f, kept %.1f%%, agreement with "
+                 "registration %s", i, conf, 100 * float((lab != IGNORE).mean()),
+                 {c: round(v, 2) for c, v in agrees[-1].items()})
         if on_step:
             on_step(i + 1, len(volumes))
-    return labels, confs
+    return labels, confs, agrees

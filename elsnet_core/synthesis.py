@@ -191,8 +191,8 @@ def _quantile_map(src_vals: np.ndarray, dst_vals: np.ndarray, qs: np.ndarray
 
 
 def intensity_transfer(ex_img: np.ndarray, ex_lab: np.ndarray, dst_img: np.ndarray,
-                       dst_lab: np.ndarray, n_classes: int, smooth_px: float = 1.5
-                       ) -> np.ndarray:
+                       dst_lab: np.ndarray, n_classes: int, smooth_px: float = 1.5,
+                       per_organ: bool = True) -> np.ndarray:
     """Remap exemplar intensities to a cohort study's profile, organ by organ.
 
     ex_img/ex_lab: exemplar working volume (Z, S, S); dst_img/dst_lab: a cohort study and the
@@ -207,6 +207,8 @@ def intensity_transfer(ex_img: np.ndarray, ex_lab: np.ndarray, dst_img: np.ndarr
     glob = _quantile_map(ex_img[body_ex], dst_img[body_dst], qs)
     out_global = np.interp(ex_img, *glob) if glob else ex_img.copy()
     out_global = np.where(body_ex, out_global, ex_img)
+    if not per_organ:
+        return np.clip(out_global, 0, 1).astype(np.float32)
     acc = np.zeros_like(ex_img, dtype=np.float32)
     wsum = np.zeros_like(ex_img, dtype=np.float32)
     struct = ndimage.generate_binary_structure(3, 1)
@@ -251,6 +253,7 @@ def cohort_bank(ex_img: np.ndarray, ex_lab: np.ndarray, studies: list[np.ndarray
                 n_classes: int, gen: np.random.Generator, *, iterations: int = 20,
                 coarse_mm: float = 6.0,
                 styles_per_target: int = 2,
+                per_organ_intensity: bool = True,
                 on_step: Callable[[int, int], None] | None = None,
                 register: RegisterFn | None = None,
                 ) -> tuple[list[CohortSample], list[np.ndarray]]:
@@ -287,7 +290,8 @@ def cohort_bank(ex_img: np.ndarray, ex_lab: np.ndarray, studies: list[np.ndarray
         for v, k in enumerate(picks):
             # the registration's own deformation first, then interpolated / extrapolated ones
             scale = 1.0 if v == 0 else float(gen.uniform(0.4, 1.25))
-            styled = intensity_transfer(ex_img, ex_lab, studies[k], propagated[k], n_classes)
+            styled = intensity_transfer(ex_img, ex_lab, studies[k], propagated[k], n_classes,
+                                        per_organ=per_organ_intensity)
             warped = np.asarray(results[j].warp(np.transpose(styled, (1, 2, 0)), order=1,
                                                 scale=scale))
             lab = propagated[j] if scale == 1.0 else np.transpose(

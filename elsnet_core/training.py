@@ -35,13 +35,29 @@ class Source:
     group: str
     labelled: np.ndarray = field(init=False)  # slice indices with any non-255 pixel
     foreground: np.ndarray = field(init=False)  # slice indices with an organ pixel
+    by_class: list[np.ndarray] = field(init=False)  # per organ present: its slice indices
 
     def __post_init__(self) -> None:
-        lab = self.label
-        known = (lab != IGNORE).reshape(lab.shape[0], -1)
-        organ = ((lab > 0) & (lab != IGNORE)).reshape(lab.shape[0], -1)
+        lab = self.label.reshape(self.label.shape[0], -1)
+        known = lab != IGNORE
+        organ = (lab > 0) & known
         self.labelled = np.flatnonzero(known.any(axis=1))
         self.foreground = np.flatnonzero(organ.any(axis=1))
+        present = np.zeros((lab.shape[0], 256), dtype=bool)
+        for z in self.foreground:
+            present[z, np.unique(lab[z])] = True
+        present[:, 0] = present[:, IGNORE] = False
+        self.by_class = [np.flatnonzero(present[:, c]) for c in np.flatnonzero(present.any(0))]
+
+    def pick_slice(self, rng: np.random.Generator, foreground_p: float = 0.85) -> int:
+        """A labelled slice index; with ``foreground_p`` one showing an organ chosen
+        uniformly among the organs of this volume (class-balanced: small organs such as
+        the spleen or the adrenals are seen as often as the liver)."""
+        if self.by_class and rng.random() < foreground_p:
+            slices = self.by_class[int(rng.integers(len(self.by_class)))]
+        else:
+            slices = self.labelled
+        return int(slices[rng.integers(slices.size)])
 
 
 class SlicePool:
@@ -70,8 +86,7 @@ class SlicePool:
         for gi in picks:
             srcs = self.sources[groups[gi]]
             src = srcs[rng.integers(len(srcs))]
-            pool = src.foreground if src.foreground.size and rng.random() < 0.85 else src.labelled
-            z = int(pool[rng.integers(pool.size)])
+            z = src.pick_slice(rng)
             zs = np.clip(np.arange(z - self.context, z + self.context + 1), 0, src.image.shape[0] - 1)
             if rng.random() < 0.5:  # slice-order reversal: lets TTA use the reversed context
                 zs = zs[::-1]

@@ -1,0 +1,60 @@
+"""Slice sampling: class-balanced, never from unannotated slices."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from elsnet_core.losses import IGNORE
+from elsnet_core.training import SlicePool, Source
+
+
+def _volume() -> Source:
+    lab = np.zeros((50, 8, 8), dtype=np.uint8)
+    lab[5:45, 2:5, 2:5] = 1  # a large organ on 40 slices
+    lab[30, 6, 6] = 2  # a small organ on one slice
+    lab[47:] = IGNORE  # three slices not annotated
+    return Source(np.zeros(lab.shape, np.float32), lab, "exemplar")
+
+
+def test_small_organs_are_sampled_as_often_as_large_ones():
+    src = _volume()
+    rng = np.random.default_rng(0)
+    picks = np.array([src.pick_slice(rng) for _ in range(4000)])
+    share_small = float((picks == 30).mean())
+    # uniform over foreground slices would give 1/40; class-balanced gives ~0.85/2
+    assert 0.35 < share_small < 0.5
+    assert not np.isin(picks, [47, 48, 49]).any()
+
+
+def test_pool_returns_context_stacks_and_centre_labels():
+    src = _volume()
+    src.image[:] = np.arange(50, dtype=np.float32)[:, None, None]
+    pool = SlicePool(1, {"exemplar": 1.0})
+    pool.add(src)
+    x, y = pool.sample(64, np.random.default_rng(1))
+    assert x.shape == (64, 3, 8, 8) and y.shape == (64, 8, 8)
+    centre = x[:, 1, 0, 0].long()
+    assert (x[:, 0, 0, 0] - x[:, 2, 0, 0]).abs().le(2).all()
+    for i in range(64):
+        assert np.array_equal(y[i].numpy(), src.label[int(centre[i])])
+
+
+def test_pseudo_labels_never_call_background_what_registration_calls_organ():
+    import torch
+
+    from elsnet_core.pseudo import agreement, select_confident
+
+    probs = torch.zeros(1, 3, 4, 4)
+    probs[:, 0] = 0.98  # the network is sure everything is background...
+    probs[:, 1] = 0.02
+    probs[0, :, 0, 0] = torch.tensor([0.02, 0.97, 0.01])  # ...except one organ-1 voxel
+    prop = np.zeros((1, 4, 4), dtype=np.uint8)
+    prop[0, 2:, 2:] = 2  # ...but registration puts organ 2 here
+    prop[0, 0, 3] = IGNORE
+    lab, _ = select_confident(probs, 0.9, prop, agree_threshold=0.6)
+    assert (lab[0, 2:, 2:] == IGNORE).all()  # missed organ: unknown, not background
+    assert lab[0, 0, 0] == 1  # a confident organ call stays
+    assert lab[0, 1, 1] == 0  # confident background where registration agrees stays
+    argmax = probs.argmax(dim=1).numpy().astype(np.uint8)
+    scores = agreement(argmax, prop, 3)
+    assert scores[2] == 0.0 and scores[1] == 0.0
