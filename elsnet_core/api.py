@@ -32,7 +32,7 @@ from elsnet_core.preprocess import (
     normalize_intensity,
     plan_field_of_view,
 )
-from elsnet_core.pseudo import pseudo_label
+from elsnet_core.pseudo import pseudo_label, registration_fallback
 from elsnet_core.synthesis import cohort_bank
 from elsnet_core.training import (
     SlicePool,
@@ -333,6 +333,9 @@ def fit(
                 vals = [a[c] for a in agrees if c in a]
                 if vals:
                     metrics[f"stage1_vs_registration_dice_{c}"] = float(np.mean(vals))
+            if props is not None:
+                handed = registration_fallback(plabs, props, agrees)
+                metrics["stage2_registration_fallback_organs"] = float(len(handed))
             for i, s in enumerate(partial):  # the painted voxels stay as painted
                 lab = plabs[len(unl) + i]
                 plabs[len(unl) + i] = np.where(s.label != IGNORE, s.label, lab).astype(np.uint8)

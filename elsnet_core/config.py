@@ -26,14 +26,16 @@ Presets, and why:
 
 ``tiny``  smoke tests and CI: 64 px, a 4-level width-8 U-Net, ~330 iterations of batch 8.
 ``fast``  the CPU product setting (<= 10 min for 1 exemplar + 9 CHAOS-sized studies on 2
-          cores). Issue 3 measured the width-16 U-Net at ~22 img/s (128 px) vs ~3 img/s
-          (256 px) on the dev CPU; with bf16 autocast + channels-last we measured 28-31 img/s
-          at 128 px (fwd+bwd, batch 16, quiet machine). 128 px + bf16 thus buys ~10x more
-          training slices than 256 px: 580 iterations of batch 16 (~9,300 slices) take ~6-8
-          min. Registration at a 6 mm grid with 20 demons iterations took ~2-3 s per CHAOS
-          study (plain propagation Dice on one pair: 0.67, vs 0.65 for 10 iterations at 4 mm
-          and 0.51 affine only), leaving room for pseudo-labelling.
-          ``time_budget_s`` caps the training stages so a slower machine still finishes.
+          cores). Measured on a 2-core AMD EPYC (Zen 3, AVX2 only, torch 2.13, 2 threads):
+          bf16 autocast is emulated there and made a step 8x slower, so the CPU trains in
+          fp32 unless oneDNN reports native bf16 (:func:`training.amp_enabled`). One full
+          training step (augmentation, forward, CE + Dice + contrastive, backward) at 128 px,
+          batch 16: 1.13 s with widths 16..256, 0.49 s with widths 8..128. In the same
+          500 s budget the narrow net gets ~580 + 370 iterations instead of ~245 + 155,
+          and on chaos_mr_t2 it was not worse per class; the wider net is kept for ``full``.
+          Coordinate channels and a body-wide (not per-organ) intensity transfer: see
+          docs/benchmarks.md for the runs that chose them. ``time_budget_s`` caps the
+          training stages so a slower machine still finishes.
 ``full``  for one GPU: 192 px, widths 32..512, 5,000 iterations of batch 24, finer and
           longer registration (4 mm, 40 iterations). Runs on a CPU too, slowly.
 """
@@ -153,10 +155,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # <= 10 min on a 2-core CPU for 1 exemplar + 9 CHAOS-sized studies.
     "fast": dict(
         size=128,
-        widths=(16, 32, 64, 128, 256),
+        widths=(8, 16, 32, 64, 128),
+        coord_channels=True,
+        organ_intensity=False,
         batch_size=16,
-        stage1_iters=380,
-        stage2_iters=200,
+        stage1_iters=700,
+        stage2_iters=400,
         reg_iterations=20,
         reg_coarse_mm=6.0,
         time_budget_s=500.0,
@@ -167,6 +171,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         widths=(32, 64, 128, 256, 512),
         embed_dim=128,
         batch_size=24,
+        coord_channels=True,
+        organ_intensity=False,
         stage1_iters=3000,
         stage2_iters=2000,
         reg_iterations=40,

@@ -99,3 +99,33 @@ def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int
         if on_step:
             on_step(i + 1, len(volumes))
     return labels, confs, agrees
+
+
+def registration_fallback(pseudo: list[np.ndarray], propagated: list[np.ndarray | None],
+                          agreements: list[dict[int, float]], min_agreement: float = 0.2
+                          ) -> list[int]:
+    """Hand organs the stage-1 network missed over to registration, in place.
+
+    An organ whose network-vs-registration Dice (mean over studies) is below
+    ``min_agreement`` was not learned in stage 1 (seen on CHAOS: one organ of two with the
+    same appearance, e.g. spleen vs kidney, can stay unlearned in a short CPU budget).
+    Ignoring it in stage 2 would keep it unlearned; instead its registration-propagated
+    voxels (eroded by one pixel in-plane: registration is least sure at boundaries) become
+    its pseudo-label wherever the network made no confident call. Returns the organs handed
+    over.
+    """
+    organs = sorted({c for a in agreements for c in a})
+    failed = [c for c in organs
+              if np.mean([a[c] for a in agreements if c in a]) < min_agreement]
+    struct = np.zeros((3, 3, 3), dtype=bool)
+    struct[1] = ndimage.generate_binary_structure(2, 1)
+    for lab, prop in zip(pseudo, propagated, strict=True):
+        if prop is None:
+            continue
+        for c in failed:
+            core = ndimage.binary_erosion(prop == c, struct)
+            lab[core & ((lab == IGNORE) | (lab == 0))] = c
+    if failed:
+        log.info("organs %s were not learned in stage 1 (agreement with registration < %.2f): "
+                 "stage 2 trains them on registration-propagated labels", failed, min_agreement)
+    return failed

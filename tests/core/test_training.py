@@ -58,3 +58,21 @@ def test_pseudo_labels_never_call_background_what_registration_calls_organ():
     argmax = probs.argmax(dim=1).numpy().astype(np.uint8)
     scores = agreement(argmax, prop, 3)
     assert scores[2] == 0.0 and scores[1] == 0.0
+
+
+def test_organs_stage_one_missed_are_handed_to_registration():
+    from elsnet_core.pseudo import registration_fallback
+
+    prop = np.zeros((3, 9, 9), dtype=np.uint8)
+    prop[:, 1:4, 1:4] = 1  # learned organ
+    prop[:, 4:9, 4:9] = 2  # organ the network never predicts
+    pseudo = np.where(prop == 1, 1, 0).astype(np.uint8)
+    pseudo[:, 4:9, 4:9] = IGNORE  # ignored by the "missed" rule
+    pseudo[1, 8, 8] = 1  # a confident call of another organ is kept
+    handed = registration_fallback([pseudo], [prop], [{1: 0.9, 2: 0.0}])
+    assert handed == [2]
+    assert (pseudo[:, 5:8, 5:8] == 2).all()  # eroded core of the propagated organ
+    assert pseudo[1, 8, 8] == 1
+    assert (pseudo[:, 1:4, 1:4] == 1).all()
+    untouched = np.where(prop == 1, 1, 0).astype(np.uint8)
+    assert registration_fallback([untouched], [prop], [{1: 0.9, 2: 0.5}]) == []
