@@ -322,9 +322,9 @@ def fit(
             plabs = [data[f"lab{i}"] for i in range(len(targets))]
             confs = [float(c) for c in data["conf"]]
         else:
-            props = None
+            props: list[np.ndarray | None] | None = None
             if propagated is not None or partial:
-                props = list(propagated) if propagated is not None else [None] * len(unl)
+                props = [*propagated] if propagated is not None else [None] * len(unl)
                 props += [s.label for s in partial]
             plabs, confs, agrees = pseudo_label(
                 model, targets, cfg.context, dev, cfg.pseudo_threshold, props, amp=amp,

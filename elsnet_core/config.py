@@ -142,6 +142,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         size=64,
         widths=(8, 16, 32, 64),
+        coord_channels=True,
+        organ_intensity=False,
         embed_dim=32,
         batch_size=8,
         stage1_iters=250,
