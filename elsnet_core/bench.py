@@ -466,6 +466,56 @@ def format_markdown(report: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+SUMMARY_COLUMNS = ("elsnet", "atlas", "unet_standard_aug", "elsnet_no_cohort_synthesis",
+                   "elsnet_no_contrastive", "elsnet_no_stage2")
+
+
+def report_markdown(results_dir: Path) -> str:
+    """Summary table + one table per protocol-exemplar JSON in ``results_dir``.
+
+    Synapse cells show the 8-organ mean with the all-class mean in brackets. Rows of
+    different commits may sit side by side: each per-pack table lists the commit per method.
+    """
+    reports = []
+    for path in sorted(Path(results_dir).glob("*.json")):
+        try:
+            rep = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if rep.get("methods") and rep.get("protocol_exemplar", True) and "_ex-" not in path.name:
+            reports.append((path, rep))
+    head = ("| pack | setting | " + " | ".join(f"`{c}`" for c in SUMMARY_COLUMNS)
+            + " | ELSNet fit s | ELSNet iterations (stage 1 + 2) |")
+    lines = [head, "|---|---|" + "---|" * (len(SUMMARY_COLUMNS) + 2)]
+    for _path, rep in reports:
+        res = rep["methods"]
+        cells = []
+        for m in SUMMARY_COLUMNS:
+            r = res.get(m)
+            if r is None:
+                cells.append("not run")
+            elif r.get("subset_mean_dice") is not None:
+                cells.append(f"{_fmt(r['subset_mean_dice'])} ({_fmt(r['mean_dice'])})")
+            else:
+                cells.append(_fmt(r["mean_dice"]))
+        el = res.get("elsnet") or {}
+        tm = el.get("train_metrics") or {}
+        its = (f"{int(tm.get('stage1_iters', 0))} + {int(tm.get('stage2_iters', 0))}"
+               if tm else "-")
+        lines.append(f"| {rep['pack']} | {rep['setting']} | " + " | ".join(cells)
+                     + f" | {_fmt(el.get('fit_seconds'), 0)} | {its} |")
+    parts = ["\n".join(lines)]
+    for path, rep in reports:
+        parts.append(
+            f"### {rep['pack']}, {rep['setting']} setting, preset `{rep.get('preset')}`\n\n"
+            f"Exemplar `{rep['exemplar']}`"
+            + (f", annotated slice z = {rep['annotated_slice']}"
+               if rep.get("annotated_slice") is not None else "")
+            + f"; {len(rep['test_cases'])} test cases; CPU {rep.get('cpu_model', '?')}; "
+            f"`{path.as_posix()}`.\n\n" + format_markdown(rep))
+    return "\n\n".join(parts) + "\n"
+
+
 # ---- CLI ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="elsnet bench", description=__doc__.split("\n")[0])

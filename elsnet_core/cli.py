@@ -5,6 +5,7 @@
                [--seed N] [--work-dir DIR] [--set KEY=VALUE ...]
     elsnet predict --model MODEL_DIR --out OUT_DIR INPUT ...
     elsnet bench PACK_DIR [...]            (delegates to elsnet_core.bench.main)
+    elsnet bench-report [RESULTS_DIR]      (markdown tables of bench_results/*.json)
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="NIfTI files or folders")
     sub.add_parser("bench", help="benchmark on a data pack (see elsnet bench --help)",
                    add_help=False)
+    sub.add_parser("bench-report", help="markdown tables of bench_results/*.json",
+                   add_help=False)
     return parser
 
 
@@ -127,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if argv and argv[0] == "bench":
         return _cmd_bench(argv[1:])
+    if argv and argv[0] == "bench-report":
+        from elsnet_core.bench import report_markdown
+
+        print(report_markdown(Path(argv[1] if len(argv) > 1 else "bench_results")), end="")
+        return 0
     args = build_parser().parse_args(argv)
     try:
         if args.command == "fit":

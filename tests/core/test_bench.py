@@ -173,3 +173,29 @@ def test_bench_merges_methods_already_in_the_results_file(fake_pack: Path, tmp_p
     rep = json.loads(out.read_text())
     assert rep["methods"]["elsnet"]["mean_dice"] == 0.123
     assert rep["methods"]["atlas"]["mean_dice"] > 0.7
+
+
+def test_report_tables_show_each_protocol_run_and_skip_exemplar_studies(tmp_path: Path) -> None:
+    from elsnet_core.bench import report_markdown
+
+    def method(mean: float, subset: float | None = None) -> dict:
+        m = {"mean_dice": mean, "dice": {"liver": mean}, "mean_hd95": 10.0,
+             "hd95_missing": {"liver": 0}, "fit_seconds": 480.0, "predict_seconds": 9.0,
+             "device": "cpu", "train_metrics": {"stage1_iters": 600.0, "stage2_iters": 350.0}}
+        if subset is not None:
+            m["subset_mean_dice"] = subset
+        return m
+
+    base = {"setting": "volume", "preset": "fast", "exemplar": "case_00", "test_cases": ["b"],
+            "classes": {"1": "liver"}, "protocol_exemplar": True}
+    (tmp_path / "p_volume_fast.json").write_text(json.dumps(
+        {**base, "pack": "p", "methods": {"elsnet": method(0.7), "atlas": method(0.5)}}))
+    (tmp_path / "s_volume_fast.json").write_text(json.dumps(
+        {**base, "pack": "s", "methods": {"elsnet": method(0.3, 0.45)}}))
+    (tmp_path / "p_volume_fast_ex-case_03.json").write_text(json.dumps(
+        {**base, "pack": "p", "protocol_exemplar": False, "methods": {"elsnet": method(0.1)}}))
+    text = report_markdown(tmp_path)
+    assert "| p | volume | 0.700 | 0.500 | not run |" in text
+    assert "| s | volume | 0.450 (0.300) |" in text
+    assert "600 + 350" in text
+    assert "0.100" not in text  # exemplar-variance runs are not protocol results
