@@ -109,7 +109,7 @@ class PrototypeContrast(nn.Module):
 
         Returns the scalar InfoNCE loss (0 when no labelled pixel), and updates prototypes.
         """
-        _n, d, _h, _w = emb.shape
+        h, w = emb.shape[2:]
         hard = boundary_mask(target)
         if logits is not None:
             hard = hard | (logits.detach().argmax(dim=1) != target)
@@ -117,8 +117,8 @@ class PrototypeContrast(nn.Module):
         if idx.numel() == 0:
             return emb.sum() * 0.0
         # gather (N*H*W, d) rows without materialising a permuted copy of the whole map
-        n_idx, rem = idx // (_h * _w), idx % (_h * _w)
-        z = emb[n_idx, :, rem // _w, rem % _w]
+        n_idx, rem = idx // (h * w), idx % (h * w)
+        z = emb[n_idx, :, rem // w, rem % w]
         z = project(z) if project is not None else z.float()
         with torch.no_grad():
             self._update(z, cls)
