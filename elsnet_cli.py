@@ -48,7 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     home = Path(os.environ["ELSNET_HOME"])
     log = open(home / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
     worker = subprocess.Popen(
-        _worker_cmd("train,infer", 1, "embedded@%h"), env=_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        _worker_cmd("train,infer", 1, "embedded@%h"), env={**_env(), "ELSNET_PARENT_PID": str(os.getpid())},
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     print(f"elsnet: embedded worker pid {worker.pid} (log: {home / 'worker.log'})", flush=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
 import threading
 
@@ -31,9 +33,28 @@ def _reaper_loop() -> None:
         _stop_reaper.wait(settings.reaper_interval_s)
 
 
+def _watch_parent(parent_pid: int) -> None:
+    """Cold-shut this worker down when the process that started it is gone.
+
+    ``elsnet serve`` starts its embedded worker in a session of its own; if ``serve`` dies
+    without running its cleanup (SIGKILL, a crash), the worker would live on as an orphan
+    holding the broker. Its running job, if any, is not lost: its heartbeat stops and the
+    reaper of the next worker requeues it.
+    """
+    while not _stop_reaper.wait(2.0):
+        if os.getppid() != parent_pid:
+            log.warning("parent process %d is gone: shutting the embedded worker down", parent_pid)
+            os.kill(os.getpid(), signal.SIGQUIT)
+            return
+
+
 @worker_ready.connect
 def _start_reaper(**_: object) -> None:
     threading.Thread(target=_reaper_loop, name="elsnet-reaper", daemon=True).start()
+    parent = os.environ.get("ELSNET_PARENT_PID")
+    if parent and parent.isdigit():
+        threading.Thread(target=_watch_parent, args=(int(parent),), name="elsnet-parent-watch",
+                         daemon=True).start()
     log.info("worker ready on %s; reaper started", socket.gethostname())
 
 
