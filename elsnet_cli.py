@@ -53,6 +53,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         start_new_session=True,
     )
     print(f"elsnet: embedded worker pid {worker.pid} (log: {home / 'worker.log'})", flush=True)
+
+    def _exit_on_term(signum: int, _frame: object) -> None:
+        # uvicorn shuts down on SIGTERM and then re-raises it to the previous handler; the
+        # default one would end this process before the ``finally`` below stops the worker
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit_on_term)
     try:
         import uvicorn
 
