@@ -9,6 +9,7 @@ import torch
 from scipy import ndimage
 
 from elsnet_core.losses import IGNORE
+from elsnet_core.metrics import dice
 from elsnet_core.predictor import infer_probs
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,9 @@ def agreement(pseudo: np.ndarray, propagated: np.ndarray, n_classes: int) -> dic
     both = (pseudo != IGNORE) & (propagated != IGNORE)
     out: dict[int, float] = {}
     for c in range(1, n_classes):
-        a = (pseudo == c) & both
-        b = (propagated == c) & both
-        denom = int(a.sum()) + int(b.sum())
-        if denom:
-            out[c] = 2.0 * float((a & b).sum()) / denom
+        score = dice((pseudo == c) & both, (propagated == c) & both)
+        if score is not None:
+            out[c] = score
     return out
 
 
