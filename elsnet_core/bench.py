@@ -484,9 +484,9 @@ def report_markdown(results_dir: Path) -> str:
             continue
         if rep.get("methods") and rep.get("protocol_exemplar", True) and "_ex-" not in path.name:
             reports.append((path, rep))
-    head = ("| pack | setting | " + " | ".join(f"`{c}`" for c in SUMMARY_COLUMNS)
-            + " | ELSNet fit s | ELSNet iterations (stage 1 + 2) |")
-    lines = [head, "|---|---|" + "---|" * (len(SUMMARY_COLUMNS) + 2)]
+    head = ("| pack | setting | preset | " + " | ".join(f"`{c}`" for c in SUMMARY_COLUMNS)
+            + " | ELSNet fit s | ELSNet iterations (stage 1 + 2) | device |")
+    lines = [head, "|---|---|---|" + "---|" * (len(SUMMARY_COLUMNS) + 3)]
     for _path, rep in reports:
         res = rep["methods"]
         cells = []
@@ -502,8 +502,11 @@ def report_markdown(results_dir: Path) -> str:
         tm = el.get("train_metrics") or {}
         its = (f"{int(tm.get('stage1_iters', 0))} + {int(tm.get('stage2_iters', 0))}"
                if tm else "-")
-        lines.append(f"| {rep['pack']} | {rep['setting']} | " + " | ".join(cells)
-                     + f" | {_fmt(el.get('fit_seconds'), 0)} | {its} |")
+        preset = str(rep.get("preset"))
+        if el.get("overrides"):
+            preset += " (" + ", ".join(f"{k}={v}" for k, v in el["overrides"].items()) + ")"
+        lines.append(f"| {rep['pack']} | {rep['setting']} | {preset} | " + " | ".join(cells)
+                     + f" | {_fmt(el.get('fit_seconds'), 0)} | {its} | {el.get('device', '-')} |")
     parts = ["\n".join(lines)]
     for path, rep in reports:
         parts.append(
@@ -512,7 +515,8 @@ def report_markdown(results_dir: Path) -> str:
             + (f", annotated slice z = {rep['annotated_slice']}"
                if rep.get("annotated_slice") is not None else "")
             + f"; {len(rep['test_cases'])} test cases; CPU {rep.get('cpu_model', '?')}; "
-            f"`{path.as_posix()}`.\n\n" + format_markdown(rep))
+            + (f"torch {rep['torch_version']}; " if rep.get("torch_version") else "")
+            + f"`{path.as_posix()}`.\n\n" + format_markdown(rep))
     return "\n\n".join(parts) + "\n"
 
 

@@ -192,10 +192,17 @@ def test_report_tables_show_each_protocol_run_and_skip_exemplar_studies(tmp_path
         {**base, "pack": "p", "methods": {"elsnet": method(0.7), "atlas": method(0.5)}}))
     (tmp_path / "s_volume_fast.json").write_text(json.dumps(
         {**base, "pack": "s", "methods": {"elsnet": method(0.3, 0.45)}}))
+    gpu = method(0.8)
+    gpu.update(device="cuda", overrides={"time_budget_s": 330})
+    (tmp_path / "p_volume_full.json").write_text(json.dumps(
+        {**base, "preset": "full", "pack": "p", "methods": {"elsnet": gpu}}))
     (tmp_path / "p_volume_fast_ex-case_03.json").write_text(json.dumps(
         {**base, "pack": "p", "protocol_exemplar": False, "methods": {"elsnet": method(0.1)}}))
     text = report_markdown(tmp_path)
-    assert "| p | volume | 0.700 | 0.500 | not run |" in text
-    assert "| s | volume | 0.450 (0.300) |" in text
+    assert "| p | volume | fast | 0.700 | 0.500 | not run |" in text
+    assert "| s | volume | fast | 0.450 (0.300) |" in text
+    # the preset, any config override and the device are part of each summary row
+    gpu_row = next(line for line in text.splitlines() if "| full (time_budget_s=330) |" in line)
+    assert gpu_row.startswith("| p | volume |") and "0.800" in gpu_row and gpu_row.endswith("| cuda |")
     assert "600 + 350" in text
     assert "0.100" not in text  # exemplar-variance runs are not protocol results
