@@ -76,6 +76,17 @@ class _Study:
     spacing: tuple[float, float, float]  # working (i, j, z) mm
 
 
+def _labels(study: _Study) -> np.ndarray:
+    """The label map of an exemplar study (exemplars always carry one)."""
+    if study.label is None:
+        raise InvalidExemplar("an exemplar study has no label map")
+    return study.label
+
+
+# numpy's stubs type savez's **kwds as its keyword options; arrays go through Any here
+_savez: Callable[..., None] = np.savez
+
+
 class _Progress:
     """Maps stage progress to a monotonic overall fraction, throttles callbacks."""
 
@@ -223,7 +234,7 @@ def fit(
 
             ex0 = exs[0]
             samples, propagated = cohort_bank(
-                ex0.image, ex0.label, [u.image for u in unl], [u.spacing for u in unl],
+                ex0.image, _labels(ex0), [u.image for u in unl], [u.spacing for u in unl],
                 ex0.spacing, n_classes, rng, iterations=cfg.reg_iterations, coarse_mm=cfg.reg_coarse_mm,
                 per_organ_intensity=cfg.organ_intensity, on_step=on_step)
             cohort_imgs = [s.image for s in samples]
@@ -233,7 +244,7 @@ def fit(
                 arrays.update({f"lab{i}": a for i, a in enumerate(cohort_labs)})
                 arrays.update({f"prop{j}": a for j, a in enumerate(propagated)})
                 tmp = cache.with_suffix(".tmp.npz")
-                np.savez(tmp, n_samples=len(cohort_imgs), **arrays)
+                _savez(tmp, n_samples=np.asarray(len(cohort_imgs)), **arrays)
                 tmp.replace(cache)
     metrics_synth_s = time.monotonic() - t0
     log.info("preprocessing + synthesis took %.1f s (%d cohort samples)", metrics_synth_s,
@@ -243,14 +254,14 @@ def fit(
     # ---- model, optimiser, checkpoint --------------------------------------------------
     model = build_elsnet(cfg, n_classes).to(dev)
     if dev.type == "cpu":
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     contrast = (PrototypeContrast(n_classes, cfg.embed_dim, cfg.temperature,
                                   cfg.prototype_momentum, cfg.pixels_per_class).to(dev)
                 if cfg.contrastive else None)
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt_path = wdir / "checkpoint.pt" if wdir else None
-    state = {"stage": "train_stage1", "iter": 0}
+    state: dict[str, Any] = {"stage": "train_stage1", "iter": 0}
     ck = load_checkpoint(ckpt_path) if ckpt_path else None
     if ck is not None and ck.get("fingerprint") == fingerprint:
         model.load_state_dict(ck["model"])
@@ -282,7 +293,7 @@ def fit(
     pool1 = SlicePool(cfg.context, {"exemplar": 1.0 - cfg.cohort_fraction if cohort_imgs else 1.0,
                                     "cohort": cfg.cohort_fraction})
     for s in exs:
-        pool1.add(Source(s.image, s.label, "exemplar"))
+        pool1.add(Source(s.image, _labels(s), "exemplar"))
     for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
         pool1.add(Source(img, lab, "cohort"))
     if not pool1.groups():
@@ -338,9 +349,10 @@ def fit(
                 metrics["stage2_registration_fallback_organs"] = float(len(handed))
             for i, s in enumerate(partial):  # the painted voxels stay as painted
                 lab = plabs[len(unl) + i]
-                plabs[len(unl) + i] = np.where(s.label != IGNORE, s.label, lab).astype(np.uint8)
+                painted = _labels(s)
+                plabs[len(unl) + i] = np.where(painted != IGNORE, painted, lab).astype(np.uint8)
             if pl_cache is not None:
-                np.savez(pl_cache, conf=np.array(confs),
+                _savez(pl_cache, conf=np.array(confs),
                          **{f"lab{i}": a for i, a in enumerate(plabs)})
             if state["stage"] != "train_stage2":
                 state = {"stage": "train_stage2", "iter": 0}
@@ -357,7 +369,7 @@ def fit(
             "cohort": rest * cfg.cohort_fraction if cohort_imgs else 0.0,
             "exemplar": rest * (1.0 - cfg.cohort_fraction) if cohort_imgs else rest})
         for s in exs:
-            pool2.add(Source(s.image, s.label, "exemplar"))
+            pool2.add(Source(s.image, _labels(s), "exemplar"))
         for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
             pool2.add(Source(img, lab, "cohort"))
         for img, lab in zip(targets, plabs, strict=True):

@@ -60,9 +60,11 @@ def _squeeze_3d(data: np.ndarray, path: Path) -> np.ndarray:
 def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         img = nib.load(str(path))
-        data = np.asarray(img.dataobj)
+        data = np.asarray(img.dataobj)  # type: ignore[attr-defined]
     except Exception as exc:  # nibabel raises many types for broken files
         raise InvalidVolume(f"{path.name}: cannot read NIfTI ({exc})") from exc
+    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
+        raise InvalidVolume(f"{path.name}: not a NIfTI image ({type(img).__name__})")
     return _squeeze_3d(data, path), np.asarray(img.affine, dtype=np.float64)
 
 

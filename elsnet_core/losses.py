@@ -58,6 +58,9 @@ class PrototypeContrast(nn.Module):
     pixels (on a label boundary or misclassified) when available, the rest uniformly.
     """
 
+    prototypes: torch.Tensor  # (C, D) buffer
+    seen: torch.Tensor  # (C,) bool buffer
+
     def __init__(self, n_classes: int, dim: int, temperature: float = 0.1,
                  momentum: float = 0.9, pixels_per_class: int = 64) -> None:
         super().__init__()

@@ -63,19 +63,20 @@ def infer_probs(model: torch.nn.Module, volume: np.ndarray, context: int, device
     return torch.cat(out)
 
 
-def largest_component_per_class(labels: np.ndarray) -> np.ndarray:
-    """Keep the largest 26-connected 3D component of every class. labels: (X, Y, Z) uint8."""
+def largest_component_per_class(labels: np.ndarray, fill: int = 0) -> np.ndarray:
+    """Keep the largest 26-connected 3D component of every organ class (1..254); voxels of
+    smaller components become ``fill``. labels: 3D uint8 (any axis order)."""
     out = labels.copy()
     struct = np.ones((3, 3, 3), dtype=bool)
     for c in np.unique(labels):
-        if c == 0:
+        if c == 0 or c == 255:  # background, not annotated
             continue
         mask = labels == c
         lab, n = ndimage.label(mask, structure=struct)
         if n <= 1:
             continue
         sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
-        out[mask & (lab != int(np.argmax(sizes)) + 1)] = 0
+        out[mask & (lab != int(np.argmax(sizes)) + 1)] = fill
     return out
 
 
@@ -102,9 +103,9 @@ def predict_volume(model: torch.nn.Module, cfg: ElsnetConfig, plan: Plan, image:
     """
     affine = np.asarray(affine, dtype=np.float64)
     image = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    norm = normalize_intensity(image, plan.modality, tuple(cfg.ct_window), tuple(cfg.mr_percentiles))
+    norm = normalize_intensity(image, plan.modality, cfg.ct_window, cfg.mr_percentiles)
     grid = WorkingGrid.plan(affine, norm.shape, norm, cfg.size, plan.pixel_mm,
-                            tuple(plan.offset_mm))
+                            (plan.offset_mm[0], plan.offset_mm[1]))
     work = grid.to_working(norm)
     probs = infer_probs(model, work, cfg.context, device,
                         tta=cfg.tta if tta is None else tta, amp=cfg.amp)

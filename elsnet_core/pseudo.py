@@ -10,13 +10,14 @@ from scipy import ndimage
 
 from elsnet_core.losses import IGNORE
 from elsnet_core.metrics import dice
-from elsnet_core.predictor import infer_probs
+from elsnet_core.predictor import infer_probs, largest_component_per_class
 
 log = logging.getLogger(__name__)
 
 
 def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarray | None = None,
-                     agree_threshold: float | None = None) -> tuple[np.ndarray, float]:
+                     agree_threshold: float | None = None
+                     ) -> tuple[np.ndarray, float, np.ndarray]:
     """Turn probabilities into a pseudo-label map with uncertain voxels ignored.
 
     probs: (Z, C, S, S) float; propagated: (Z, S, S) uint8 registration-propagated labels
@@ -30,7 +31,8 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
       background, and self-training would erase it;
     * organ voxels outside the largest 3D component of their class are ignored.
 
-    Returns (labels (Z, S, S) uint8 with 255 = ignored, mean max-probability over organs).
+    Returns (labels (Z, S, S) uint8 with 255 = ignored, mean max-probability over organs,
+    the network's plain argmax (Z, S, S) uint8).
     """
     conf, arg = probs.max(dim=1)
     conf_np = conf.numpy()
@@ -44,18 +46,10 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
         missed = known & (propagated > 0) & (lab == 0)
         keep &= ~missed
     out = np.where(keep, lab, IGNORE).astype(np.uint8)
-    struct = np.ones((3, 3, 3), dtype=bool)
-    for c in np.unique(lab):
-        if c == 0:
-            continue
-        mask = lab == c
-        comp, n = ndimage.label(mask, structure=struct)
-        if n > 1:
-            sizes = ndimage.sum(mask, comp, index=np.arange(1, n + 1))
-            out[mask & (comp != int(np.argmax(sizes)) + 1)] = IGNORE
+    out[largest_component_per_class(lab, fill=IGNORE) == IGNORE] = IGNORE
     organ = lab > 0
     mean_conf = float(conf_np[organ].mean()) if organ.any() else 0.0
-    return out, mean_conf
+    return out, mean_conf, lab
 
 
 def agreement(pseudo: np.ndarray, propagated: np.ndarray, n_classes: int) -> dict[int, float]:
@@ -87,8 +81,7 @@ def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int
     for i, vol in enumerate(volumes):
         probs = infer_probs(model, vol, context, device, tta=True, amp=amp)
         prop = propagated[i] if propagated is not None else None
-        lab, conf = select_confident(probs, threshold, prop, agree_threshold=0.6)
-        argmax = probs.argmax(dim=1).numpy().astype(np.uint8)
+        lab, conf, argmax = select_confident(probs, threshold, prop, agree_threshold=0.6)
         agrees.append(agreement(argmax, prop, probs.shape[1]) if prop is not None else {})
         labels.append(lab)
         confs.append(conf)

@@ -22,12 +22,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
 from elsnet_core.losses import IGNORE
+
+if TYPE_CHECKING:
+    from elsnet_core.registration import RegistrationResult
 
 log = logging.getLogger(__name__)
 
@@ -233,18 +238,13 @@ def intensity_transfer(ex_img: np.ndarray, ex_lab: np.ndarray, dst_img: np.ndarr
     return np.clip(out, 0, 1).astype(np.float32)
 
 
-RegisterFn = Callable[..., object]
+RegisterFn = Callable[..., "RegistrationResult"]
 
 
 def get_register() -> RegisterFn:
-    """The benchmark engineer's ``elsnet_core.registration.register`` (clear error if absent)."""
-    try:
-        from elsnet_core.registration import register
-    except ImportError as exc:  # pragma: no cover - depends on the other module
-        raise RuntimeError(
-            "cohort synthesis needs elsnet_core.registration.register(fixed, moving, "
-            "fixed_spacing, moving_spacing, *, deformable, iterations) -> result.warp(arr, order)"
-        ) from exc
+    """``elsnet_core.registration.register``, imported on first use (it loads SimpleITK)."""
+    from elsnet_core.registration import register
+
     return register
 
 

@@ -51,11 +51,11 @@ def test_pseudo_labels_never_call_background_what_registration_calls_organ():
     prop = np.zeros((1, 4, 4), dtype=np.uint8)
     prop[0, 2:, 2:] = 2  # ...but registration puts organ 2 here
     prop[0, 0, 3] = IGNORE
-    lab, _ = select_confident(probs, 0.9, prop, agree_threshold=0.6)
+    lab, _, argmax = select_confident(probs, 0.9, prop, agree_threshold=0.6)
     assert (lab[0, 2:, 2:] == IGNORE).all()  # missed organ: unknown, not background
     assert lab[0, 0, 0] == 1  # a confident organ call stays
     assert lab[0, 1, 1] == 0  # confident background where registration agrees stays
-    argmax = probs.argmax(dim=1).numpy().astype(np.uint8)
+    assert (argmax == probs.argmax(dim=1).numpy()).all()
     scores = agreement(argmax, prop, 3)
     assert scores[2] == 0.0 and scores[1] == 0.0
 
@@ -76,3 +76,19 @@ def test_organs_stage_one_missed_are_handed_to_registration():
     assert (pseudo[:, 1:4, 1:4] == 1).all()
     untouched = np.where(prop == 1, 1, 0).astype(np.uint8)
     assert registration_fallback([untouched], [prop], [{1: 0.9, 2: 0.5}]) == []
+
+
+def test_pseudo_labels_ignore_organ_islands_outside_the_largest_component():
+    import torch
+
+    from elsnet_core.pseudo import select_confident
+
+    probs = torch.zeros(3, 2, 8, 8)
+    probs[:, 0] = 0.99
+    probs[:, 1] = 0.01
+    probs[:, :, 1:4, 1:4] = torch.tensor([0.01, 0.99])[None, :, None, None]  # organ body
+    probs[1, :, 6, 6] = torch.tensor([0.01, 0.99])  # a confident, detached island
+    lab, _, argmax = select_confident(probs, 0.9)
+    assert argmax[1, 6, 6] == 1
+    assert lab[1, 6, 6] == IGNORE  # not taught as organ, not as background either
+    assert (lab[:, 1:4, 1:4] == 1).all() and lab[0, 7, 0] == 0
