@@ -10,7 +10,6 @@ for p in acdc_cine synapse_ct; do
   python3 -m elsnet_core.cli bench /tmp/data/$p --preset full --device cuda --threads 5 \
     --set time_budget_s=$TB --out /tmp/res/${p}_volume_full.json --work-dir /tmp/work_$p \
     > /tmp/res/${p}_full.log 2>&1 &
-  pids="${pids:-} $!"
 done
 (while true; do sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) &
 # stop waiting at DEADLINE seconds so the results so far still come back inside the call
