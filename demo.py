@@ -30,6 +30,8 @@ def run_demo(port: int = 8000, preset: str = "fast", keep_serving: bool = True) 
     import nibabel as nib
     import numpy as np
 
+    from elsnet_cli import exit_on_signals
+
     env = dict(os.environ)
     env.setdefault("ELSNET_HOME", str(ROOT / ".elsnet"))
     key = env.setdefault("ELSNET_BOOTSTRAP_KEY", "demo-" + os.urandom(8).hex())
@@ -42,14 +44,9 @@ def run_demo(port: int = 8000, preset: str = "fast", keep_serving: bool = True) 
         [sys.executable, str(ROOT / "elsnet_cli.py"), "serve", "--port", str(port)], env=env, cwd=ROOT,
         start_new_session=True, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
     )
-
-    def _exit_on_term(signum: int, _frame: object) -> None:
-        # the server runs in its own session: without this, SIGTERM (a process manager, or
-        # `kill`) would end the demo without the ``finally`` that stops the server
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _exit_on_term)
-    signal.signal(signal.SIGHUP, _exit_on_term)  # the terminal closed
+    # the server runs in its own session: without this, SIGTERM (a process manager, `kill`)
+    # or SIGHUP (the terminal closed) would end the demo without the ``finally`` that stops it
+    exit_on_signals(signal.SIGTERM, signal.SIGHUP)
     try:
         headers = {"Authorization": f"Bearer {key}"}
         client = httpx.Client(base_url=base, headers=headers, timeout=120)

@@ -21,6 +21,17 @@ ROOT = Path(__file__).resolve().parent
 SERVICE_COMMANDS = ("serve", "worker", "migrate", "create-key", "demo")
 
 
+def exit_on_signals(*signums: int) -> None:
+    """Turn these signals into ``SystemExit`` so ``finally`` blocks that stop child
+    processes run (the default handlers end the process without them)."""
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for signum in signums:
+        signal.signal(signum, _exit)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["ELSNET_HOME"] = str(Path(env.get("ELSNET_HOME", ".elsnet")).resolve())
@@ -53,13 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         start_new_session=True,
     )
     print(f"elsnet: embedded worker pid {worker.pid} (log: {home / 'worker.log'})", flush=True)
-
-    def _exit_on_term(signum: int, _frame: object) -> None:
-        # uvicorn shuts down on SIGTERM and then re-raises it to the previous handler; the
-        # default one would end this process before the ``finally`` below stops the worker
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _exit_on_term)
+    # uvicorn shuts down on SIGTERM and then re-raises it to the previous handler; the
+    # default one would end this process before the ``finally`` below stops the worker
+    exit_on_signals(signal.SIGTERM)
     try:
         import uvicorn
 
