@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from nibabel.spatialimages import SpatialImage
 
 from elsnet_core.errors import InvalidExemplar, InvalidVolume
 
@@ -63,8 +64,8 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
         data = np.asarray(img.dataobj)  # type: ignore[attr-defined]
     except Exception as exc:  # nibabel raises many types for broken files
         raise InvalidVolume(f"{path.name}: cannot read NIfTI ({exc})") from exc
-    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
-        raise InvalidVolume(f"{path.name}: not a NIfTI image ({type(img).__name__})")
+    if not isinstance(img, SpatialImage):  # what nibabel reads also holds non-images
+        raise InvalidVolume(f"{path.name}: not an image volume ({type(img).__name__})")
     return _squeeze_3d(data, path), np.asarray(img.affine, dtype=np.float64)
 
 
