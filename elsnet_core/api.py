@@ -32,12 +32,14 @@ from elsnet_core.preprocess import (
     normalize_intensity,
     plan_field_of_view,
 )
+from elsnet_core.propagation import PropagationSettings, propagate_slices
 from elsnet_core.pseudo import pseudo_label, registration_fallback
 from elsnet_core.synthesis import cohort_bank
 from elsnet_core.training import (
     SlicePool,
     Source,
     StageHooks,
+    amp_enabled,
     load_checkpoint,
     save_checkpoint,
     train_stage,
@@ -74,6 +76,7 @@ class _Study:
     image: np.ndarray  # working (Z, S, S) float32
     label: np.ndarray | None  # working (Z, S, S) uint8 or None
     spacing: tuple[float, float, float]  # working (i, j, z) mm
+    painted: np.ndarray | None = None  # slice setting: the label as painted, before propagation
 
 
 def _labels(study: _Study) -> np.ndarray:
@@ -200,6 +203,13 @@ def fit(
     use_cohort = cfg.cohort_synthesis and bool(unl)
     # exemplars annotated on a few slices only (slice setting) are pseudo-labelled too
     partial = [s for s in exs if s.label is not None and float((s.label == IGNORE).mean()) > 0.5]
+    if cfg.slice_propagation_mm > 0:
+        settings = PropagationSettings(max_mm=cfg.slice_propagation_mm,
+                                       band_mm_per_10mm=cfg.slice_band_mm_per_10mm)
+        for s in partial:
+            s.painted = _labels(s)
+            s.label = propagate_slices(s.image, s.painted, (s.spacing[2], s.spacing[0],
+                                                            s.spacing[1]), settings)
     do_stage2 = cfg.stage2 and bool(unl or partial)
     weights = {"synthesis": 0.12 if use_cohort else 0.01,
                "train_stage1": cfg.stage1_iters / 1000,
@@ -287,7 +297,8 @@ def fit(
     amp = cfg.amp
     budget_end = t0 + cfg.time_budget_s if cfg.time_budget_s else None
     metrics: dict[str, float] = {"n_cohort_samples": float(len(cohort_imgs)),
-                                 "synthesis_seconds": metrics_synth_s}
+                                 "synthesis_seconds": metrics_synth_s,
+                                 "bf16_autocast": float(amp_enabled(dev, amp))}
 
     # ---- stage 1 ------------------------------------------------------------------------
     pool1 = SlicePool(cfg.context, {"exemplar": 1.0 - cfg.cohort_fraction if cohort_imgs else 1.0,
@@ -349,7 +360,7 @@ def fit(
                 metrics["stage2_registration_fallback_organs"] = float(len(handed))
             for i, s in enumerate(partial):  # the painted voxels stay as painted
                 lab = plabs[len(unl) + i]
-                painted = _labels(s)
+                painted = s.painted if s.painted is not None else _labels(s)
                 plabs[len(unl) + i] = np.where(painted != IGNORE, painted, lab).astype(np.uint8)
             if pl_cache is not None:
                 _savez(pl_cache, conf=np.array(confs),

@@ -282,6 +282,13 @@ def _run_atlas(
     return res
 
 
+def _device_label(result: Any, fallback: str) -> str:
+    """``cpu`` / ``cuda`` plus the training precision, e.g. ``cpu (bf16)``."""
+    device = str(getattr(result, "device", fallback))
+    bf16 = (getattr(result, "metrics", None) or {}).get("bf16_autocast")
+    return device if bf16 is None else f"{device} ({'bf16' if bf16 else 'fp32'})"
+
+
 def _run_fit_method(
     name: str,
     overrides: dict[str, Any],
@@ -341,7 +348,7 @@ def _run_fit_method(
         "fit_seconds_reported": float(getattr(result, "fit_seconds", fit_s)),
         "predict_seconds": float(load_s + sum(per_case_s)),
         "predict_seconds_per_case": float(np.mean(per_case_s)),
-        "device": str(getattr(result, "device", args.device)),
+        "device": _device_label(result, args.device),
         "overrides": overrides,
         "config": getattr(result, "config", None),
         "train_metrics": getattr(result, "metrics", None),
@@ -453,6 +460,8 @@ def format_markdown(report: dict[str, Any]) -> str:
     row("fit s", [_fmt(res[m]["fit_seconds"], 0) for m in methods])
     row("predict s (all test cases)", [_fmt(res[m]["predict_seconds"], 0) for m in methods])
     row("device", [str(res[m]["device"]) for m in methods])
+    if any("cpu" in res[m] for m in methods):
+        row("cpu (vector extensions)", [str(res[m].get("cpu", "not recorded")) for m in methods])
     row("torch threads", [str(res[m].get("torch_threads") or "-") for m in methods])
     row(
         "load avg 1-min (start/end)",
@@ -514,7 +523,8 @@ def report_markdown(results_dir: Path) -> str:
             f"Exemplar `{rep['exemplar']}`"
             + (f", annotated slice z = {rep['annotated_slice']}"
                if rep.get("annotated_slice") is not None else "")
-            + f"; {len(rep['test_cases'])} test cases; CPU {rep.get('cpu_model', '?')}; "
+            + f"; {len(rep['test_cases'])} test cases; CPU {rep.get('cpu_model', '?')}"
+            + (f" ({', '.join(rep['cpu_flags'])})" if rep.get("cpu_flags") else "") + "; "
             + (f"torch {rep['torch_version']}; " if rep.get("torch_version") else "")
             + f"`{path.as_posix()}`.\n\n" + format_markdown(rep))
     return "\n\n".join(parts) + "\n"
@@ -602,6 +612,19 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cpu_isa() -> list[str]:
+    """The CPU's vector extensions that decide training speed (AVX2, AVX-512, bf16, AMX)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                keep = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+                return [f for f in keep if f in flags]
+    except OSError:
+        pass
+    return []
+
+
 def _method_list(args: argparse.Namespace) -> list[str]:
     if args.methods:
         return list(dict.fromkeys(args.methods))
@@ -675,6 +698,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "host": platform.node(),
             "cpu_count": os.cpu_count(),
             "cpu_model": _cpu_model(),
+            "cpu_flags": _cpu_isa(),
             "torch_threads": torch_threads
             if torch_threads is not None
             else report.get("torch_threads"),
@@ -713,6 +737,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "command": report["command"],
             "torch_threads": torch_threads,
             "preset": args.preset,
+            "cpu": " ".join([report["cpu_model"], *report["cpu_flags"]]),
         }
         if METHODS[m] is None:
             if ran_atlas:

@@ -84,6 +84,8 @@ class ElsnetConfig:
     reg_iterations: int = 20  # demons iterations per level (coarse grid)
     reg_coarse_mm: float = 6.0  # registration grid spacing (mm; thick slices stay native)
     organ_intensity: bool = True  # remap intensities organ by organ (else body-wide only)
+    slice_propagation_mm: float = 0.0  # carry painted slices this far through the exemplar (0 = off)
+    slice_band_mm_per_10mm: float = 2.0  # unknown band around propagated boundaries, per 10 mm
     cohort_fraction: float = 0.6  # share of stage-1 samples drawn from cohort-warped exemplars
     elastic_sigma_mm: float = 6.0  # max elastic displacement (mm, approx)
     rotate_deg: float = 12.0
