@@ -41,6 +41,10 @@ Presets, and why:
           drowned by the liver in CE; on synapse_ct (13 organs) this took the 8-organ mean
           from 0.446 to 0.537 on a GPU at equal steps and from 0.422 to 0.514 on this CPU
           (docs/benchmarks.md, "GPU diagnostics").
+          Twice the iterations (1,400 + 800, the 500 s cap binding) on a 2-core EPYC with
+          native bf16 (session 4): synapse_ct 8-organ 0.509 -> 0.543, chaos_mr_t2 0.729 ->
+          0.716, one seed each: no clear gain, so the plan stayed; on a CPU that fast the
+          fit ends in ~4-5 min.
 ``full``  for one GPU: 192 px, widths 32..512, 5,000 iterations of batch 24, finer and
           longer registration (4 mm, 40 iterations). Runs on a CPU too, slowly. Measured
           once on an NVIDIA H200 shared by three fits at 330 s each (~2,000 + 1,500 steps):
@@ -84,7 +88,10 @@ class ElsnetConfig:
     reg_iterations: int = 20  # demons iterations per level (coarse grid)
     reg_coarse_mm: float = 6.0  # registration grid spacing (mm; thick slices stay native)
     organ_intensity: bool = True  # remap intensities organ by organ (else body-wide only)
-    slice_propagation_mm: float = 0.0  # carry painted slices this far through the exemplar (0 = off)
+    # slice setting: carry painted slices this far through the exemplar by 2D demons before
+    # synthesis (elsnet_core.propagation; 0 = off). Off: at 20 mm it did not help on
+    # chaos_mr_t2 (0.504 vs 0.507) and hurt synapse_ct (8-organ 0.190 vs 0.290), one seed each
+    slice_propagation_mm: float = 0.0
     slice_band_mm_per_10mm: float = 2.0  # unknown band around propagated boundaries, per 10 mm
     cohort_fraction: float = 0.6  # share of stage-1 samples drawn from cohort-warped exemplars
     elastic_sigma_mm: float = 6.0  # max elastic displacement (mm, approx)

@@ -8,6 +8,13 @@ single plane. Errors accumulate with distance, so propagation stops at ``max_mm`
 painted slice, and voxels near a propagated organ boundary (where the accumulated error
 lives) are left unknown (255), the band widening with distance.
 
+Measured (session 4, ``fast``, one seed, protocol slice): at 20 mm it did not help end to
+end — chaos_mr_t2 0.504 vs 0.507 without, synapse_ct 8-organ 0.190 vs 0.290 — although the
+propagated labels themselves are >= 90% right on foreground up to ~20 mm
+(``bench_results/dev_runs/slice_propagation``). Stage 2 already pseudo-labels the
+exemplar's unpainted slices with the network, and propagated small organs that end within
+the slab add wrong labels. Hence ``slice_propagation_mm = 0`` (off) by default.
+
 Pure numpy + SimpleITK, CPU only. Arrays are working volumes ``(Z, H, W)``; the painted
 slices are those with at least ``min_annotated`` of their voxels annotated.
 """
