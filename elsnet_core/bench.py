@@ -602,27 +602,26 @@ def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _cpu_model() -> str:
+def _cpuinfo(key: str) -> str | None:
+    """The value of the first ``key`` line of /proc/cpuinfo (None where there is none)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(key):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def _cpu_model() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def _cpu_isa() -> list[str]:
     """The CPU's vector extensions that decide training speed (AVX2, AVX-512, bf16, AMX)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = line.split(":", 1)[1].split()
-                keep = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-                return [f for f in keep if f in flags]
-    except OSError:
-        pass
-    return []
+    flags = (_cpuinfo("flags") or "").split()
+    keep = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    return [f for f in keep if f in flags]
 
 
 def _method_list(args: argparse.Namespace) -> list[str]:

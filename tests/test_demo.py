@@ -5,19 +5,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.conftest import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import REPO, free_port
 
 
 def _alive(pid: int) -> bool:
@@ -45,7 +38,7 @@ def test_sigterm_to_the_demo_stops_the_server_and_its_worker(tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BROKER_URL", "STORAGE_URL")}
     env["ELSNET_HOME"] = str(tmp_path / "home")
     demo = subprocess.Popen(
-        [sys.executable, str(REPO / "elsnet_cli.py"), "demo", "--port", str(_free_port()), "--preset", "tiny"],
+        [sys.executable, str(REPO / "elsnet_cli.py"), "demo", "--port", str(free_port()), "--preset", "tiny"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     server_pid = worker_pid = 0

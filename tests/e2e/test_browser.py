@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ import httpx
 import nibabel as nib
 import numpy as np
 import pytest
+
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "frontend"
@@ -57,12 +58,6 @@ def _samples() -> list[Path]:
     return []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _skip_reason() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (Debian package `chromium`)"
@@ -83,7 +78,7 @@ def service(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     if not (FRONTEND / "dist" / "index.html").exists():
         subprocess.run(["npm", "run", "build"], cwd=FRONTEND, check=True, capture_output=True)
     home = tmp_path_factory.mktemp("elsnet_home")
-    port = _free_port()
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()
