@@ -135,6 +135,47 @@ def _check_labels(lab: np.ndarray, path) -> set[int]:
     return values
 
 
+def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
+                  props: list[np.ndarray | None] | None, partial: list[_Study], n_unl: int,
+                  cfg: ElsnetConfig, dev: torch.device, amp: bool, n_classes: int,
+                  metrics: dict[str, float], cache: Path | None,
+                  on_step: Callable[[int, int], None]) -> list[np.ndarray]:
+    """Pseudo-labels of self-training round ``r`` (0-based), from ``cache`` when present.
+
+    Round 0 also records how far stage 1 agrees with registration per organ and hands the
+    organs it did not learn to registration (:func:`registration_fallback`); every round
+    keeps the painted voxels of a slice exemplar as painted. Updates ``metrics`` in place.
+    """
+    if cache is not None and cache.exists():
+        data = np.load(cache)
+        plabs = [data[f"lab{i}"] for i in range(len(targets))]
+        confs = [float(c) for c in data["conf"]]
+    else:
+        plabs, confs, agrees = pseudo_label(model, targets, cfg.context, dev,
+                                            cfg.pseudo_threshold, props, amp=amp,
+                                            on_step=on_step)
+        prefix = "stage1" if r == 0 else f"round{r + 1}"
+        for c in range(1, n_classes):  # network vs registration, per organ (diagnostic)
+            vals = [a[c] for a in agrees if c in a]
+            if vals:
+                metrics[f"{prefix}_vs_registration_dice_{c}"] = float(np.mean(vals))
+        if props is not None:
+            handed = registration_fallback(plabs, props, agrees)
+            if r == 0:
+                metrics["stage2_registration_fallback_organs"] = float(len(handed))
+        for i, s in enumerate(partial):  # the painted voxels stay as painted
+            lab = plabs[n_unl + i]
+            painted = s.painted if s.painted is not None else _labels(s)
+            plabs[n_unl + i] = np.where(painted != IGNORE, painted, lab).astype(np.uint8)
+        if cache is not None:
+            _savez(cache, conf=np.array(confs), **{f"lab{i}": a for i, a in enumerate(plabs)})
+    metrics["pseudo_confidence"] = float(np.mean(confs)) if confs else 0.0
+    metrics["pseudo_kept_fraction"] = float(np.mean([(p != IGNORE).mean() for p in plabs]))
+    if r > 0:
+        metrics[f"round{r + 1}_pseudo_kept_fraction"] = metrics["pseudo_kept_fraction"]
+    return plabs
+
+
 def fit(
     exemplars: Sequence[tuple[str | Path, str | Path]],
     unlabeled: Sequence[str | Path] = (),
@@ -332,70 +373,65 @@ def fit(
         checkpoint("pseudo_label")(0)
     report("train_stage1", 1.0, force=True)
 
-    # ---- pseudo-labels and stage 2 --------------------------------------------------------
+    # ---- pseudo-labels and stage 2: self-training rounds ----------------------------------
+    # Stage 2 is one learning-rate schedule cut into ``self_training_rounds`` segments; before
+    # each segment every unlabeled study (and the unpainted part of a slice exemplar) is
+    # pseudo-labelled again by the current model, so later rounds learn from better labels.
     if do_stage2 and state["stage"] != "done":
-        if should_stop():
-            raise Cancelled("training cancelled")
-        report("pseudo_label", 0.0, message="pseudo-labelling", force=True)
-        pl_cache = wdir / f"pseudo_{fingerprint}.npz" if wdir else None
         targets = [u.image for u in unl] + [s.image for s in partial]
-        if pl_cache is not None and pl_cache.exists() and state["stage"] == "train_stage2":
-            data = np.load(pl_cache)
-            plabs = [data[f"lab{i}"] for i in range(len(targets))]
-            confs = [float(c) for c in data["conf"]]
-        else:
-            props: list[np.ndarray | None] | None = None
-            if propagated is not None or partial:
-                props = [*propagated] if propagated is not None else [None] * len(unl)
-                props += [s.label for s in partial]
-            plabs, confs, agrees = pseudo_label(
-                model, targets, cfg.context, dev, cfg.pseudo_threshold, props, amp=amp,
-                on_step=lambda i, n: report("pseudo_label", i / n, force=True))
-            for c in range(1, n_classes):  # stage 1 vs registration, per organ (diagnostic)
-                vals = [a[c] for a in agrees if c in a]
-                if vals:
-                    metrics[f"stage1_vs_registration_dice_{c}"] = float(np.mean(vals))
-            if props is not None:
-                handed = registration_fallback(plabs, props, agrees)
-                metrics["stage2_registration_fallback_organs"] = float(len(handed))
-            for i, s in enumerate(partial):  # the painted voxels stay as painted
-                lab = plabs[len(unl) + i]
-                painted = s.painted if s.painted is not None else _labels(s)
-                plabs[len(unl) + i] = np.where(painted != IGNORE, painted, lab).astype(np.uint8)
-            if pl_cache is not None:
-                _savez(pl_cache, conf=np.array(confs),
-                         **{f"lab{i}": a for i, a in enumerate(plabs)})
-            if state["stage"] != "train_stage2":
-                state = {"stage": "train_stage2", "iter": 0}
-        metrics["pseudo_confidence"] = float(np.mean(confs)) if confs else 0.0
-        metrics["pseudo_kept_fraction"] = float(np.mean([(p != IGNORE).mean() for p in plabs]))
-        report("pseudo_label", 1.0, {"pseudo_confidence": metrics["pseudo_confidence"]},
-               force=True)
-        # weak pseudo-labels (few confident voxels) get a proportionally smaller share
-        kept = metrics["pseudo_kept_fraction"]
-        pseudo_share = cfg.pseudo_fraction * min(1.0, kept / 0.6)
-        rest = 1.0 - pseudo_share
-        pool2 = SlicePool(cfg.context, {
-            "pseudo": pseudo_share,
-            "cohort": rest * cfg.cohort_fraction if cohort_imgs else 0.0,
-            "exemplar": rest * (1.0 - cfg.cohort_fraction) if cohort_imgs else rest})
-        for s in exs:
-            pool2.add(Source(s.image, _labels(s), "exemplar"))
-        for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
-            pool2.add(Source(img, lab, "cohort"))
-        for img, lab in zip(targets, plabs, strict=True):
-            pool2.add(Source(img, lab, "pseudo"))
-        hooks = StageHooks(
-            should_stop=should_stop,
-            on_iter=lambda it, m: report("train_stage2", it / cfg.stage2_iters, m,
-                                         f"stage 2 iteration {it}/{cfg.stage2_iters}"),
-            checkpoint=checkpoint("train_stage2"),
-            checkpoint_every_s=cfg.checkpoint_every_s,
-            deadline=budget_end)
-        stage2_cfg = cfg
+        props: list[np.ndarray | None] | None = None
+        if propagated is not None or partial:
+            props = [*propagated] if propagated is not None else [None] * len(unl)
+            props += [s.label for s in partial]
+        n_rounds = max(1, min(cfg.self_training_rounds, cfg.stage2_iters))
+        ends = [round(cfg.stage2_iters * (r + 1) / n_rounds) for r in range(n_rounds)]
+        it = state["iter"] if state["stage"] == "train_stage2" else 0
         t2 = time.monotonic()
-        it, m2 = train_stage(model, contrast, pool2, stage2_cfg, opt, cfg.stage2_iters,
-                             state["iter"], dev, seed + 1, hooks, strong_aug=strong, amp=amp)
+        m2: dict[str, float] = {}
+        for r, end in enumerate(ends):
+            if it >= end:
+                continue
+            if should_stop():
+                raise Cancelled("training cancelled")
+            if r > 0 and budget_end is not None and time.monotonic() > budget_end:
+                break  # out of time: no point labelling again for zero iterations
+            def on_label(i: int, n: int, r: int = r, at: int = it) -> None:
+                report("pseudo_label" if r == 0 else "train_stage2",
+                       i / n if r == 0 else at / cfg.stage2_iters,
+                       message=f"round {r + 1}/{n_rounds}: pseudo-labelling study {i}/{n}",
+                       force=True)
+
+            plabs = _pseudo_round(
+                r, model, targets, props, partial, len(unl), cfg, dev, amp, n_classes, metrics,
+                wdir / f"pseudo_{fingerprint}_r{r}.npz" if wdir else None, on_label)
+            if r == 0:
+                report("pseudo_label", 1.0, {"pseudo_confidence": metrics["pseudo_confidence"]},
+                       force=True)
+            # weak pseudo-labels (few confident voxels) get a proportionally smaller share
+            pseudo_share = cfg.pseudo_fraction * min(1.0, metrics["pseudo_kept_fraction"] / 0.6)
+            rest = 1.0 - pseudo_share
+            pool2 = SlicePool(cfg.context, {
+                "pseudo": pseudo_share,
+                "cohort": rest * cfg.cohort_fraction if cohort_imgs else 0.0,
+                "exemplar": rest * (1.0 - cfg.cohort_fraction) if cohort_imgs else rest})
+            for s in exs:
+                pool2.add(Source(s.image, _labels(s), "exemplar"))
+            for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
+                pool2.add(Source(img, lab, "cohort"))
+            for img, lab in zip(targets, plabs, strict=True):
+                pool2.add(Source(img, lab, "pseudo"))
+            hooks = StageHooks(
+                should_stop=should_stop,
+                on_iter=lambda i, m: report("train_stage2", i / cfg.stage2_iters, m,
+                                            f"stage 2 iteration {i}/{cfg.stage2_iters}"),
+                checkpoint=checkpoint("train_stage2"),
+                checkpoint_every_s=cfg.checkpoint_every_s,
+                deadline=budget_end, stop_at=end, t_start=t2)
+            it, m2 = train_stage(model, contrast, pool2, cfg, opt, cfg.stage2_iters, it, dev,
+                                 seed + 1, hooks, strong_aug=strong, amp=amp)
+            checkpoint("train_stage2")(it)  # a resumed run starts at this round's end
+            if it < end:
+                break  # the time budget ended the stage
         metrics.update({f"stage2_{k}": v for k, v in m2.items()})
         metrics["stage2_iters"] = float(it)
         metrics["stage2_seconds"] = time.monotonic() - t2

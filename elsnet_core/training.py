@@ -150,6 +150,8 @@ class StageHooks:
     checkpoint: Callable[[int], None] = lambda it: None
     checkpoint_every_s: float = 30.0
     deadline: float | None = None  # time.monotonic() value after which the stage ends early
+    stop_at: int | None = None  # end this call here (a segment of the stage's LR schedule)
+    t_start: float | None = None  # when the stage began (time-based LR decay across segments)
 
 
 def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool: SlicePool,
@@ -165,9 +167,11 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
     metrics: dict[str, float] = {}
     ema: dict[str, float] = {}
     it = start
-    t_start = time.monotonic()
+    t_start = time.monotonic() if hooks.t_start is None else hooks.t_start
+    t_call = time.monotonic()
+    end = iters if hooks.stop_at is None else min(iters, hooks.stop_at)
     cl = device.type == "cpu"
-    while it < iters:
+    while it < end:
         if hooks.should_stop():
             hooks.checkpoint(it)
             raise Cancelled("training cancelled")
@@ -212,7 +216,7 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
         hooks.on_iter(it, metrics)
         if it % 50 == 0:
             log.info("iteration %d/%d loss %.3f (%.2f it/s)", it, iters, metrics["loss"],
-                     (it - start) / max(time.monotonic() - t_start, 1e-6))
+                     (it - start) / max(time.monotonic() - t_call, 1e-6))
         if time.monotonic() - last_ckpt > hooks.checkpoint_every_s:
             hooks.checkpoint(it)
             last_ckpt = time.monotonic()

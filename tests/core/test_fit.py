@@ -115,3 +115,24 @@ def test_exemplar_without_organ_is_rejected(tmp_path):
     ip, lp = write_case(tmp_path, "ex", img, np.zeros_like(lab), oblique_affine())
     with pytest.raises(InvalidExemplar):
         fit([(ip, lp)], [], tmp_path / "m", preset="tiny", device="cpu")
+
+
+def test_self_training_rounds_pseudo_label_again_before_each_segment(cohort, tmp_path):
+    (ex_img, ex_lab), unl = cohort
+    work = tmp_path / "work"
+    events = []
+    res = fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
+              work_dir=work, progress=events.append,
+              overrides={**QUICK, "cohort_synthesis": False, "stage2_iters": 9,
+                         "self_training_rounds": 3, "pseudo_threshold": 0.0})
+    # one schedule of 9 stage-2 iterations, cut in 3 rounds, each with its own pseudo-labels
+    # (threshold 0: this barely trained model is nowhere 90 % sure, yet every round must label)
+    assert res.metrics["stage2_iters"] == 9
+    caches = sorted(p.name.rsplit("_", 1)[1] for p in work.glob("pseudo_*.npz"))
+    assert caches == ["r0.npz", "r1.npz", "r2.npz"]
+    for r in (2, 3):
+        assert 0.0 < res.metrics[f"round{r}_pseudo_kept_fraction"] <= 1.0
+    labels = [e.message for e in events if "pseudo-labelling study" in e.message]
+    assert any(m.startswith("round 3/3") for m in labels)
+    fr = [e.fraction for e in events]
+    assert fr == sorted(fr) and fr[-1] == pytest.approx(1.0)

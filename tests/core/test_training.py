@@ -1,11 +1,15 @@
-"""Slice sampling: class-balanced, never from unannotated slices."""
+"""Slice sampling (class-balanced, never from unannotated slices), pseudo-labels, stages."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
+from elsnet_core.config import make_config
 from elsnet_core.losses import IGNORE
-from elsnet_core.training import SlicePool, Source
+from elsnet_core.model import build_elsnet
+from elsnet_core.training import SlicePool, Source, StageHooks, lr_at, train_stage
 
 
 def _volume() -> Source:
@@ -92,3 +96,23 @@ def test_pseudo_labels_ignore_organ_islands_outside_the_largest_component():
     assert argmax[1, 6, 6] == 1
     assert lab[1, 6, 6] == IGNORE  # not taught as organ, not as background either
     assert (lab[:, 1:4, 1:4] == 1).all() and lab[0, 7, 0] == 0
+
+
+def test_a_stage_segment_stops_at_stop_at_and_keeps_the_whole_stage_schedule():
+    torch.manual_seed(0)
+    cfg = make_config("tiny", {"batch_size": 2})
+    model = build_elsnet(cfg, 3)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    pool = SlicePool(cfg.context, {"exemplar": 1.0})
+    img = np.random.default_rng(0).random((6, 64, 64)).astype(np.float32)
+    lab = np.zeros((6, 64, 64), np.uint8)
+    lab[:, 20:40, 20:40] = 1
+    lab[:, 45:55, 10:20] = 2
+    pool.add(Source(img, lab, "exemplar"))
+    seen: list[int] = []
+    hooks = StageHooks(on_iter=lambda it, m: seen.append(it), stop_at=5)
+    it, metrics = train_stage(model, None, pool, cfg, opt, 40, 2, torch.device("cpu"), 0, hooks,
+                              strong_aug=False, amp=False)
+    assert it == 5 and seen == [3, 4, 5]
+    # the learning rate follows the 40-iteration schedule, not a 5-iteration one
+    assert metrics["lr"] == pytest.approx(lr_at(4, 40, cfg.lr))
