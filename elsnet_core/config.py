@@ -19,6 +19,14 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     augmentation only. Forces ``cohort_synthesis``, ``contrastive`` and ``stage2`` off and
     uses the plain augmentation strength (no cohort appearance, no heavy appearance model).
 
+``self_training_rounds`` (int, default 1)
+    Cut stage 2 into this many segments of one learning-rate schedule and pseudo-label the
+    cohort again with the current model before each. Measured (``fast``, slice setting, session
+    5, bench_results/dev_runs/self_training/): chaos_mr_t2 3 rounds vs 1: 0.502 / 0.511 vs
+    0.481 / 0.469 (two seeds, GPU), synapse_ct 8-organ 0.259 vs 0.314 (CPU) and 0.229 / 0.107
+    vs 0.240 / 0.182 (two seeds, GPU, stage 1 cut short): it helps where stage 1 is decent and
+    amplifies the mistakes of a weak stage 1. One setting must serve every pack, so it stays 1.
+
 Other useful overrides: ``size`` (working in-plane pixels), ``stage1_iters``,
 ``stage2_iters``, ``batch_size``, ``time_budget_s``, ``tta``, ``lcc``, ``modality``.
 
@@ -49,6 +57,8 @@ Presets, and why:
           longer registration (4 mm, 40 iterations). Runs on a CPU too, slowly. Measured
           once on an NVIDIA H200 shared by three fits at 330 s each (~2,000 + 1,500 steps):
           chaos_mr_t2 0.751, acdc_cine 0.812, synapse_ct 8-organ 0.620 (docs/benchmarks.md).
+          Session 5 (H200 shared by four fits, 400 s each): Dice weight 2 + 3 self-training
+          rounds vs this preset on synapse_ct: 8-organ 0.644 vs 0.651, so neither was adopted.
 """
 
 from __future__ import annotations
@@ -110,7 +120,9 @@ class ElsnetConfig:
     pixels_per_class: int = 64
     pseudo_threshold: float = 0.9  # keep pseudo-label voxels with max prob >= this
     pseudo_fraction: float = 0.5  # share of stage-2 samples from pseudo-labelled studies
-    self_training_rounds: int = 1  # stage 2 in this many segments, pseudo-labelling before each
+    # stage 2 in this many segments of one schedule, pseudo-labelling before each; 1: see the
+    # module docstring (3 helped chaos_mr_t2 and hurt synapse_ct in the slice setting)
+    self_training_rounds: int = 1
     time_budget_s: float | None = None  # soft cap on the training stages (None = no cap)
     checkpoint_every_s: float = 30.0
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (see training.amp_enabled)
@@ -196,8 +208,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         organ_intensity=False,
         stage1_iters=3000,
         stage2_iters=2000,
-        dice_weight=2.0,  # small organs: see the docstring
-        self_training_rounds=3,
         reg_iterations=40,
         reg_coarse_mm=4.0,
         time_budget_s=540.0,  # keeps the ~10 min promise on slower cards (binds on CPU)
