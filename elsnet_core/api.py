@@ -395,6 +395,7 @@ def fit(
                 raise Cancelled("training cancelled")
             if r > 0 and budget_end is not None and time.monotonic() > budget_end:
                 break  # out of time: no point labelling again for zero iterations
+
             def on_label(i: int, n: int, r: int = r, at: int = it) -> None:
                 report("pseudo_label" if r == 0 else "train_stage2",
                        i / n if r == 0 else at / cfg.stage2_iters,
