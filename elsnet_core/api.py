@@ -344,10 +344,12 @@ def fit(
     # ---- stage 1 ------------------------------------------------------------------------
     pool1 = SlicePool(cfg.context, {"exemplar": 1.0 - cfg.cohort_fraction if cohort_imgs else 1.0,
                                     "cohort": cfg.cohort_fraction})
-    for s in exs:
-        pool1.add(Source(s.image, _labels(s), "exemplar"))
-    for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
-        pool1.add(Source(img, lab, "cohort"))
+    # indexed once (slices per organ), shared by stage 1 and every self-training round
+    annotated = [Source(s.image, _labels(s), "exemplar") for s in exs]
+    annotated += [Source(img, lab, "cohort")
+                  for img, lab in zip(cohort_imgs, cohort_labs, strict=True)]
+    for src in annotated:
+        pool1.add(src)
     if not pool1.groups():
         raise InvalidExemplar("the exemplar labels cover no slice of the working field of view")
     strong = not cfg.standard_aug_only
@@ -415,10 +417,8 @@ def fit(
                 "pseudo": pseudo_share,
                 "cohort": rest * cfg.cohort_fraction if cohort_imgs else 0.0,
                 "exemplar": rest * (1.0 - cfg.cohort_fraction) if cohort_imgs else rest})
-            for s in exs:
-                pool2.add(Source(s.image, _labels(s), "exemplar"))
-            for img, lab in zip(cohort_imgs, cohort_labs, strict=True):
-                pool2.add(Source(img, lab, "cohort"))
+            for src in annotated:
+                pool2.add(src)
             for img, lab in zip(targets, plabs, strict=True):
                 pool2.add(Source(img, lab, "pseudo"))
             hooks = StageHooks(
