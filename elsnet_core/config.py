@@ -120,7 +120,6 @@ class ElsnetConfig:
     pixels_per_class: int = 64
     pseudo_threshold: float = 0.9  # keep pseudo-label voxels with max prob >= this
     pseudo_fraction: float = 0.5  # share of stage-2 samples from pseudo-labelled studies
-    pseudo_intensity_gate: bool = False  # elsnet_core.pseudo.intensity_gate on pseudo-labels
     # stage 2 in this many segments of one schedule, pseudo-labelling before each; 1: see the
     # module docstring (3 helped chaos_mr_t2 and hurt synapse_ct in the slice setting)
     self_training_rounds: int = 1

@@ -96,37 +96,6 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
     return out, mean_conf, lab
 
 
-def intensity_gate(labels: np.ndarray, image: np.ndarray, propagated: np.ndarray,
-                   argmax: np.ndarray, margin: float = 0.25, min_seed: int = 30) -> int:
-    """Ignore pseudo-labelled organ voxels whose intensity this study's organ never shows.
-
-    labels: (Z, S, S) pseudo-labels, edited in place; image: the working volume (Z, S, S);
-    propagated: registration-propagated labels (255 unknown); argmax: the network's labels.
-    Per organ, the seed is where registration and network agree on it (in the slice setting:
-    the painted slice carried into this study); organ voxels whose in-plane smoothed
-    intensity lies outside the seed's 2-98 % range widened by ``margin`` x that range become
-    255. The statistics are this study's own, so scanner and bias-field differences between
-    studies do not matter. Why: a network that saw one level of the body calls tissue of
-    other levels (bowel, body wall) liver with confidence >= 0.9 as often as real liver
-    (docs/benchmarks.md, session 6), and such voxels would teach stage 2 the mistake.
-    Returns the number of voxels ignored.
-    """
-    smooth = ndimage.gaussian_filter(image.astype(np.float32), (0, 1.0, 1.0))
-    dropped = 0
-    for c in np.unique(labels):
-        if c == 0 or c == IGNORE:
-            continue
-        seed = (propagated == c) & (argmax == c)
-        if int(seed.sum()) < min_seed:
-            continue
-        lo, hi = np.percentile(smooth[seed], [2, 98])
-        pad = margin * (hi - lo)
-        bad = (labels == c) & ((smooth < lo - pad) | (smooth > hi + pad))
-        labels[bad] = IGNORE
-        dropped += int(bad.sum())
-    return dropped
-
-
 def agreement(pseudo: np.ndarray, propagated: np.ndarray, n_classes: int) -> dict[int, float]:
     """Dice per organ between the network's labels and registration's, where both are known.
 
@@ -146,13 +115,11 @@ def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int
                  device: torch.device, threshold: float,
                  propagated: list[np.ndarray | None] | None,
                  amp: bool = True, on_step=None,
-                 spacings: list[tuple[float, float, float]] | None = None,
-                 gate: bool = False
+                 spacings: list[tuple[float, float, float]] | None = None
                  ) -> tuple[list[np.ndarray], list[float], list[dict[int, float]]]:
     """Pseudo-label every working volume (Z, S, S) float32; see :func:`select_confident`.
 
-    spacings: each volume's voxel size in mm along (Z, S, S) (default 1 mm); gate: apply
-    :func:`intensity_gate` where a propagated map exists.
+    spacings: each volume's voxel size in mm along (Z, S, S) (default 1 mm).
 
     Returns (labels, mean confidences, per-study Dice of the network's argmax against the
     registration-propagated labels per organ (empty where nothing was propagated)).
@@ -163,8 +130,6 @@ def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int
         prop = propagated[i] if propagated is not None else None
         lab, conf, argmax = select_confident(probs, threshold, prop, agree_threshold=0.6,
                                                spacing_mm=spacings[i] if spacings else (1.0, 1.0, 1.0))
-        if gate and prop is not None:
-            intensity_gate(lab, vol, prop, argmax)
         agrees.append(agreement(argmax, prop, probs.shape[1]) if prop is not None else {})
         labels.append(lab)
         confs.append(conf)

@@ -128,31 +128,6 @@ def test_pseudo_labels_keep_the_component_registration_points_at_when_it_contrad
     assert (lab[2:, 9:, 9:] == IGNORE).all()  # neither organ nor background
 
 
-def test_intensity_gate_ignores_organ_voxels_darker_or_brighter_than_the_seed():
-    from elsnet_core.pseudo import intensity_gate
-
-    rng = np.random.default_rng(0)
-    image = np.zeros((4, 20, 20), np.float32)
-    image[:, 2:10, 2:10] = 0.5 + 0.02 * rng.standard_normal((4, 8, 8))  # the organ
-    image[:, 12:18, 2:18] = 0.15  # darker tissue the network also calls organ
-    argmax = np.zeros((4, 20, 20), np.uint8)
-    argmax[:, 2:10, 2:10] = 1
-    argmax[:, 12:18, 2:18] = 1
-    labels = argmax.copy()
-    prop = np.full((4, 20, 20), IGNORE, np.uint8)
-    prop[1] = 0
-    prop[1, 2:10, 2:10] = 1  # registration: the organ's (painted) slice
-    dropped = intensity_gate(labels, image, prop, argmax)
-    assert (labels[:, 13:17, 3:17] == IGNORE).all()  # look-alike: unknown, not organ
-    assert (labels[:, 3:9, 3:9] == 1).all()  # the organ keeps its label
-    assert (labels[:, 0, :] == 0).all()  # background untouched
-    assert dropped >= 4 * 4 * 14
-    # no seed (registration and network never agree): nothing is dropped
-    labels = argmax.copy()
-    assert intensity_gate(labels, image, np.full_like(prop, IGNORE), argmax) == 0
-    assert (labels == argmax).all()
-
-
 def test_a_stage_segment_stops_at_stop_at_and_keeps_the_whole_stage_schedule():
     torch.manual_seed(0)
     cfg = make_config("tiny", {"batch_size": 2})
