@@ -408,8 +408,8 @@ def fit(
                        force=True)
 
             plabs = _pseudo_round(
-                r, model, targets, spacings, props, partial, len(unl), cfg, dev, amp, n_classes, metrics,
-                wdir / f"pseudo_{fingerprint}_r{r}.npz" if wdir else None, on_label)
+                r, model, targets, spacings, props, partial, len(unl), cfg, dev, amp, n_classes,
+                metrics, wdir / f"pseudo_{fingerprint}_r{r}.npz" if wdir else None, on_label)
             if r == 0:
                 report("pseudo_label", 1.0, {"pseudo_confidence": metrics["pseudo_confidence"]},
                        force=True)

@@ -26,8 +26,8 @@ def anchored_components(labels: np.ndarray, propagated: np.ndarray,
     from every voxel registration labels c while another component overlaps those voxels:
     then the overlapping component (most overlap) is kept. A one-slice exemplar makes this
     matter: a network that has seen one level of the body grows larger look-alikes of an
-    organ at other levels (seen on CHAOS: "spleen" in the lower left abdomen, ~8 cm below
-    the real one), and "largest" alone keeps the look-alike. The distance guard keeps the
+    organ at other levels (seen on CHAOS: a "spleen" in the lower left abdomen, larger than
+    the real one above it), and "largest" alone keeps the look-alike. The distance guard keeps the
     largest component when registration is merely imprecise (an organ tip on the painted
     slice lands beside the organ: CHAOS's right kidney); 20 mm, chosen on CHAOS stage-1
     pseudo-labels (docs/benchmarks.md), 40 mm let look-alikes through again.
@@ -128,8 +128,9 @@ def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int
     for i, vol in enumerate(volumes):
         probs = infer_probs(model, vol, context, device, tta=True, amp=amp)
         prop = propagated[i] if propagated is not None else None
+        spacing = spacings[i] if spacings else (1.0, 1.0, 1.0)
         lab, conf, argmax = select_confident(probs, threshold, prop, agree_threshold=0.6,
-                                               spacing_mm=spacings[i] if spacings else (1.0, 1.0, 1.0))
+                                             spacing_mm=spacing)
         agrees.append(agreement(argmax, prop, probs.shape[1]) if prop is not None else {})
         labels.append(lab)
         confs.append(conf)
