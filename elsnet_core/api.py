@@ -136,7 +136,6 @@ def _check_labels(lab: np.ndarray, path) -> set[int]:
 
 
 def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
-                  spacings: list[tuple[float, float, float]],
                   props: list[np.ndarray | None] | None, partial: list[_Study], n_unl: int,
                   cfg: ElsnetConfig, dev: torch.device, amp: bool, n_classes: int,
                   metrics: dict[str, float], cache: Path | None,
@@ -154,7 +153,7 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
     else:
         plabs, confs, agrees = pseudo_label(model, targets, cfg.context, dev,
                                             cfg.pseudo_threshold, props, amp=amp,
-                                            on_step=on_step, spacings=spacings)
+                                            on_step=on_step)
         prefix = "stage1" if r == 0 else f"round{r + 1}"
         for c in range(1, n_classes):  # network vs registration, per organ (diagnostic)
             vals = [a[c] for a in agrees if c in a]
@@ -382,8 +381,6 @@ def fit(
     # pseudo-labelled again by the current model, so later rounds learn from better labels.
     if do_stage2 and state["stage"] != "done":
         targets = [u.image for u in unl] + [s.image for s in partial]
-        # voxel size along the working axes (Z, S, S); _Study.spacing is (i, j, z)
-        spacings = [(s.spacing[2], s.spacing[0], s.spacing[1]) for s in [*unl, *partial]]
         props: list[np.ndarray | None] | None = None
         if propagated is not None or partial:
             props = [*propagated] if propagated is not None else [None] * len(unl)
@@ -408,8 +405,8 @@ def fit(
                        force=True)
 
             plabs = _pseudo_round(
-                r, model, targets, spacings, props, partial, len(unl), cfg, dev, amp, n_classes,
-                metrics, wdir / f"pseudo_{fingerprint}_r{r}.npz" if wdir else None, on_label)
+                r, model, targets, props, partial, len(unl), cfg, dev, amp, n_classes, metrics,
+                wdir / f"pseudo_{fingerprint}_r{r}.npz" if wdir else None, on_label)
             if r == 0:
                 report("pseudo_label", 1.0, {"pseudo_confidence": metrics["pseudo_confidence"]},
                        force=True)

@@ -15,47 +15,8 @@ from elsnet_core.predictor import infer_probs, largest_component_per_class
 log = logging.getLogger(__name__)
 
 
-def anchored_components(labels: np.ndarray, propagated: np.ndarray,
-                        spacing_mm: tuple[float, float, float], far_mm: float = 20.0
-                        ) -> np.ndarray:
-    """Keep one 3D component per organ: the largest, unless registration contradicts it.
-
-    labels: (Z, S, S) network argmax; propagated: registration-propagated labels (255 =
-    unknown); spacing_mm: voxel size along (Z, S, S). Per organ c the largest 26-connected
-    component of ``labels == c`` is kept, except when it lies wholly more than ``far_mm``
-    from every voxel registration labels c while another component overlaps those voxels:
-    then the overlapping component (most overlap) is kept. A one-slice exemplar makes this
-    matter: a network that has seen one level of the body grows larger look-alikes of an
-    organ at other levels (seen on CHAOS: a "spleen" in the lower left abdomen, larger than
-    the real one above it), and "largest" alone keeps the look-alike. The distance guard keeps the
-    largest component when registration is merely imprecise (an organ tip on the painted
-    slice lands beside the organ: CHAOS's right kidney); 20 mm, chosen on CHAOS stage-1
-    pseudo-labels (docs/benchmarks.md), 40 mm let look-alikes through again.
-
-    Returns a bool mask of the organ voxels kept.
-    """
-    kept = np.zeros(labels.shape, dtype=bool)
-    struct = np.ones((3, 3, 3), dtype=bool)
-    for c in np.unique(labels):
-        if c == 0 or c == IGNORE:
-            continue
-        mask = labels == c
-        comp, n = ndimage.label(mask, structure=struct)
-        idx = np.arange(1, n + 1)
-        best = int(np.argmax(ndimage.sum(mask, comp, index=idx))) + 1
-        reg = propagated == c
-        overlap = ndimage.sum(reg, comp, index=idx)
-        if n > 1 and overlap.max(initial=0) > 0 and overlap[best - 1] == 0:
-            dist = ndimage.distance_transform_edt(~reg, sampling=spacing_mm)
-            if float(dist[comp == best].min()) > far_mm:
-                best = int(np.argmax(overlap)) + 1
-        kept |= comp == best
-    return kept
-
-
 def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarray | None = None,
-                     agree_threshold: float | None = None,
-                     spacing_mm: tuple[float, float, float] = (1.0, 1.0, 1.0)
+                     agree_threshold: float | None = None
                      ) -> tuple[np.ndarray, float, np.ndarray]:
     """Turn probabilities into a pseudo-label map with uncertain voxels ignored.
 
@@ -68,9 +29,7 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
       ignored whatever the network's confidence: a stage-1 model that has not learned an
       organ (seen on CHAOS: the spleen) would otherwise teach stage 2 that the organ is
       background, and self-training would erase it;
-    * organ voxels outside the kept 3D component of their class are ignored: the largest,
-      or the one registration points at when it contradicts the largest
-      (:func:`anchored_components`; ``spacing_mm`` along (Z, S, S) measures that).
+    * organ voxels outside the largest 3D component of their class are ignored.
 
     Returns (labels (Z, S, S) uint8 with 255 = ignored, mean max-probability over organs,
     the network's plain argmax (Z, S, S) uint8).
@@ -87,10 +46,7 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
         missed = known & (propagated > 0) & (lab == 0)
         keep &= ~missed
     out = np.where(keep, lab, IGNORE).astype(np.uint8)
-    if propagated is None:
-        out[largest_component_per_class(lab, fill=IGNORE) == IGNORE] = IGNORE
-    else:
-        out[~anchored_components(lab, propagated, spacing_mm) & (lab > 0)] = IGNORE
+    out[largest_component_per_class(lab, fill=IGNORE) == IGNORE] = IGNORE
     organ = lab > 0
     mean_conf = float(conf_np[organ].mean()) if organ.any() else 0.0
     return out, mean_conf, lab
@@ -114,12 +70,9 @@ def agreement(pseudo: np.ndarray, propagated: np.ndarray, n_classes: int) -> dic
 def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int,
                  device: torch.device, threshold: float,
                  propagated: list[np.ndarray | None] | None,
-                 amp: bool = True, on_step=None,
-                 spacings: list[tuple[float, float, float]] | None = None
+                 amp: bool = True, on_step=None
                  ) -> tuple[list[np.ndarray], list[float], list[dict[int, float]]]:
     """Pseudo-label every working volume (Z, S, S) float32; see :func:`select_confident`.
-
-    spacings: each volume's voxel size in mm along (Z, S, S) (default 1 mm).
 
     Returns (labels, mean confidences, per-study Dice of the network's argmax against the
     registration-propagated labels per organ (empty where nothing was propagated)).
@@ -128,9 +81,7 @@ def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int
     for i, vol in enumerate(volumes):
         probs = infer_probs(model, vol, context, device, tta=True, amp=amp)
         prop = propagated[i] if propagated is not None else None
-        spacing = spacings[i] if spacings else (1.0, 1.0, 1.0)
-        lab, conf, argmax = select_confident(probs, threshold, prop, agree_threshold=0.6,
-                                             spacing_mm=spacing)
+        lab, conf, argmax = select_confident(probs, threshold, prop, agree_threshold=0.6)
         agrees.append(agreement(argmax, prop, probs.shape[1]) if prop is not None else {})
         labels.append(lab)
         confs.append(conf)

@@ -98,36 +98,6 @@ def test_pseudo_labels_ignore_organ_islands_outside_the_largest_component():
     assert (lab[:, 1:4, 1:4] == 1).all() and lab[0, 7, 0] == 0
 
 
-def test_pseudo_labels_keep_the_component_registration_points_at_when_it_contradicts_size():
-    import torch
-
-    from elsnet_core.pseudo import anchored_components, select_confident
-
-    probs = torch.zeros(6, 2, 16, 16)
-    probs[:, 0] = 0.99
-    probs[:, 1] = 0.01
-    organ = torch.tensor([0.01, 0.99])[None, :, None, None]
-    probs[:2, :, 1:4, 1:4] = organ  # the organ, where registration puts it
-    probs[2:, :, 9:16, 9:16] = organ  # a larger look-alike at other levels
-    prop = np.full((6, 16, 16), IGNORE, dtype=np.uint8)
-    prop[1] = 0  # one slice known (a painted slice carried by registration)...
-    prop[1, 2, 2] = 1  # ...that puts the organ at the small component
-    argmax = probs.argmax(dim=1).numpy().astype(np.uint8)
-    spacing = (8.0, 2.0, 2.0)  # the look-alike lies ~21 mm from the registered organ
-    kept = anchored_components(argmax, prop, spacing, far_mm=9.0)
-    assert kept[:2, 1:4, 1:4].all() and not kept[:, 9:, 9:].any()
-    # registration merely imprecise (the look-alike lies near its organ): size wins
-    kept = anchored_components(argmax, prop, spacing, far_mm=30.0)
-    assert kept[2:, 9:, 9:].all() and not kept[:, 1:4, 1:4].any()
-    # registration lacks the organ: the largest component, as without registration
-    nowhere = np.where(prop == 1, 0, prop).astype(np.uint8)
-    assert anchored_components(argmax, nowhere, spacing, far_mm=9.0)[2:, 9:, 9:].all()
-
-    lab, _, _ = select_confident(probs, 0.9, prop, spacing_mm=(40.0, 40.0, 40.0))
-    assert (lab[:2, 1:4, 1:4] == 1).all()
-    assert (lab[2:, 9:, 9:] == IGNORE).all()  # neither organ nor background
-
-
 def test_a_stage_segment_stops_at_stop_at_and_keeps_the_whole_stage_schedule():
     torch.manual_seed(0)
     cfg = make_config("tiny", {"batch_size": 2})
