@@ -106,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--label", action="append", required=True,
                    help="exemplar label map, 255 = not annotated (repeatable)")
     f.add_argument("--out", required=True, help="model folder to write")
-    f.add_argument("--unlabeled", nargs="*", default=[], help="unlabeled NIfTI files or folders")
+    # "extend": "--unlabeled a b --unlabeled c" is a, b and c (a plain nargs="*" kept only c)
+    f.add_argument("--unlabeled", nargs="*", action="extend", default=[],
+                   help="unlabeled NIfTI files or folders (repeatable)")
     f.add_argument("--preset", default="fast", choices=["tiny", "fast", "full"])
     f.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     f.add_argument("--seed", type=int, default=0)

@@ -41,3 +41,14 @@ def test_missing_model_is_a_clear_error(tmp_path, capsys):
                str(tmp_path)])
     assert rc == 2
     assert "config.json" in capsys.readouterr().err
+
+
+def test_repeated_unlabeled_flags_accumulate():
+    from elsnet_core.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["fit", "--image", "ex.nii.gz", "--label", "lab.nii.gz", "--out", "m",
+         "--unlabeled", "a.nii.gz", "b.nii.gz", "--unlabeled", "c"])
+    assert args.unlabeled == ["a.nii.gz", "b.nii.gz", "c"]
+    args = build_parser().parse_args(["fit", "--image", "e", "--label", "l", "--out", "m"])
+    assert args.unlabeled == []
