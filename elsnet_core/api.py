@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,10 @@ from elsnet_core.training import (
 log = logging.getLogger(__name__)
 
 STAGES = ("synthesis", "train_stage1", "pseudo_label", "train_stage2")
+# A stage trains at least this share of its planned iterations even when the time budget
+# is already spent (registration of a large cohort on a slow CPU, say): a fit may then run
+# over its budget, but it never returns an untrained model.
+MIN_TRAIN_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,16 @@ def fit(
     if not exemplars:
         raise InvalidInput("at least one exemplar (image, label) is required")
     cfg = make_config(preset, overrides).effective()
+    if cfg.max_unlabeled < 0:
+        raise InvalidInput(f"max_unlabeled must be >= 0, got {cfg.max_unlabeled}")
+    unlabeled = list(unlabeled)
+    n_unlabeled_given = len(unlabeled)
+    if n_unlabeled_given > cfg.max_unlabeled:
+        pick = np.random.default_rng(seed).choice(n_unlabeled_given, cfg.max_unlabeled,
+                                                  replace=False)
+        unlabeled = [unlabeled[i] for i in sorted(pick)]
+        log.info("training on %d of %d unlabeled studies (max_unlabeled)", len(unlabeled),
+                 n_unlabeled_given)
     dev = resolve_device(device)
     torch.manual_seed(seed)
     if dev.type == "cpu":
@@ -337,7 +352,9 @@ def fit(
 
     amp = cfg.amp
     budget_end = t0 + cfg.time_budget_s if cfg.time_budget_s else None
-    metrics: dict[str, float] = {"n_cohort_samples": float(len(cohort_imgs)),
+    metrics: dict[str, float] = {"n_unlabeled_given": float(n_unlabeled_given),
+                                 "n_unlabeled_used": float(len(unl)),
+                                 "n_cohort_samples": float(len(cohort_imgs)),
                                  "synthesis_seconds": metrics_synth_s,
                                  "bf16_autocast": float(amp_enabled(dev, amp))}
 
@@ -359,12 +376,17 @@ def fit(
             remaining = budget_end - time.monotonic()
             share = cfg.stage1_iters / (cfg.stage1_iters + (cfg.stage2_iters if do_stage2 else 0))
             deadline = time.monotonic() + remaining * share * (0.95 if do_stage2 else 1.0)
+            if remaining <= 0:
+                log.warning("loading and registration took the whole %.0f s time budget; stage 1 "
+                            "trains its minimum of %d iterations anyway", cfg.time_budget_s,
+                            math.ceil(MIN_TRAIN_FRACTION * cfg.stage1_iters))
         hooks = StageHooks(
             should_stop=should_stop,
             on_iter=lambda it, m: report("train_stage1", it / cfg.stage1_iters, m,
                                          f"stage 1 iteration {it}/{cfg.stage1_iters}"),
             checkpoint=checkpoint("train_stage1"),
-            checkpoint_every_s=cfg.checkpoint_every_s, deadline=deadline)
+            checkpoint_every_s=cfg.checkpoint_every_s, deadline=deadline,
+            min_iters=math.ceil(MIN_TRAIN_FRACTION * cfg.stage1_iters))
         t1 = time.monotonic()
         it, m1 = train_stage(model, contrast, pool1, cfg, opt, cfg.stage1_iters, state["iter"],
                              dev, seed, hooks, strong_aug=strong, amp=amp)
@@ -427,7 +449,8 @@ def fit(
                                             f"stage 2 iteration {i}/{cfg.stage2_iters}"),
                 checkpoint=checkpoint("train_stage2"),
                 checkpoint_every_s=cfg.checkpoint_every_s,
-                deadline=budget_end, stop_at=end, t_start=t2)
+                deadline=budget_end, stop_at=end, t_start=t2,
+                min_iters=min(end, math.ceil(MIN_TRAIN_FRACTION * cfg.stage2_iters)))
             it, m2 = train_stage(model, contrast, pool2, cfg, opt, cfg.stage2_iters, it, dev,
                                  seed + 1, hooks, strong_aug=strong, amp=amp)
             checkpoint("train_stage2")(it)  # a resumed run starts at this round's end

@@ -131,6 +131,10 @@ class ElsnetConfig:
     # module docstring (3 helped chaos_mr_t2 and hurt synapse_ct in the slice setting)
     self_training_rounds: int = 1
     time_budget_s: float | None = None  # soft cap on the training stages (None = no cap)
+    # train on at most this many unlabeled studies (a seeded random subset): bounds the time
+    # and memory that registration, synthesis and pseudo-labels take for a large cohort;
+    # prediction still segments every study. 32 leaves every benchmark pack whole (<= 18)
+    max_unlabeled: int = 32
     checkpoint_every_s: float = 30.0
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (see training.amp_enabled)
     # --- inference -----------------------------------------------------------------------

@@ -152,6 +152,7 @@ class StageHooks:
     deadline: float | None = None  # time.monotonic() value after which the stage ends early
     stop_at: int | None = None  # end this call here (a segment of the stage's LR schedule)
     t_start: float | None = None  # when the stage began (time-based LR decay across segments)
+    min_iters: int = 0  # the deadline cannot end the stage before this iteration
 
 
 def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool: SlicePool,
@@ -178,10 +179,15 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
         now = time.monotonic()
         time_progress = None
         if hooks.deadline is not None:
-            if now > hooks.deadline:
+            if now > hooks.deadline and it >= hooks.min_iters:
                 log.info("time budget reached at iteration %d/%d", it, iters)
                 break
-            time_progress = (now - t_start) / max(hooks.deadline - t_start, 1e-6)
+            if now > hooks.deadline:
+                # the budget was spent before this stage could train: run its minimum anyway,
+                # the learning rate decaying over those iterations
+                time_progress = (it - start + 1) / max(hooks.min_iters - start, 1)
+            else:
+                time_progress = (now - t_start) / max(hooks.deadline - t_start, 1e-6)
         rng = np.random.default_rng([seed, it])
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         x, y = pool.sample(cfg.batch_size, rng)

@@ -10,7 +10,7 @@ import torch
 
 from elsnet_core import Predictor, fit
 from elsnet_core.artifact import load_model
-from elsnet_core.errors import Cancelled, InvalidExemplar, ModelLoadError
+from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput, ModelLoadError
 from tests.core.helpers import blob_case, oblique_affine, write_case
 
 QUICK = {"stage1_iters": 24, "stage2_iters": 8, "batch_size": 4, "time_budget_s": None,
@@ -136,3 +136,23 @@ def test_self_training_rounds_pseudo_label_again_before_each_segment(cohort, tmp
     assert any(m.startswith("round 3/3") for m in labels)
     fr = [e.fraction for e in events]
     assert fr == sorted(fr) and fr[-1] == pytest.approx(1.0)
+
+
+def test_spent_time_budget_still_trains_each_stage_its_minimum(cohort, tmp_path):
+    # a budget already spent when stage 1 starts (a large cohort registered on a slow CPU)
+    # must not yield an untrained model: each stage runs MIN_TRAIN_FRACTION of its plan
+    (ex_img, ex_lab), unl = cohort
+    res = fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
+              overrides={**QUICK, "stage1_iters": 40, "stage2_iters": 20, "time_budget_s": 1e-3})
+    assert res.metrics["stage1_iters"] == 4 and res.metrics["stage2_iters"] == 2
+
+
+def test_large_cohort_trains_on_a_seeded_subset(cohort, tmp_path):
+    (ex_img, ex_lab), unl = cohort
+    res = fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
+              overrides={**QUICK, "stage1_iters": 4, "stage2_iters": 2, "max_unlabeled": 1})
+    assert res.metrics["n_unlabeled_given"] == 2 and res.metrics["n_unlabeled_used"] == 1
+    assert res.metrics["n_cohort_samples"] == 1  # one registered study, its own style only
+    with pytest.raises(InvalidInput, match="max_unlabeled"):
+        fit([(ex_img, ex_lab)], unl, tmp_path / "m2", preset="tiny", device="cpu",
+            overrides={**QUICK, "max_unlabeled": -1})
