@@ -136,6 +136,15 @@ def load_label(path: str | Path, image: Volume) -> np.ndarray:
             f"{path.name}: label shape {vol.shape} differs from its image {image.shape}"
         )
     if not np.allclose(vol.affine, image.affine, atol=1e-3, rtol=1e-4):
+        # the label's voxel (i, j, k) in the image's voxel coordinates: identity = same grid
+        to_image = np.linalg.solve(image.affine, vol.affine)
+        if (np.abs(to_image[:3, :3] - np.eye(3)).max() > 0.01
+                or np.abs(to_image[:3, 3]).max() > 0.5):
+            raise InvalidExemplar(
+                f"{path.name}: the label map lies on another grid than its image (its affine "
+                "is flipped, rotated, rescaled or shifted by half a voxel or more); save the "
+                "label with the image's header (same orientation, spacing and origin)"
+            )
         log.warning("%s: label affine differs slightly from its image; using the image's", path)
     data = vol.array
     if (data < 0).any() or (data > 255).any() or not np.array_equal(data, np.round(data)):

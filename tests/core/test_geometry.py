@@ -10,6 +10,7 @@ import torch
 
 from elsnet_core.artifact import Plan, save_model
 from elsnet_core.config import make_config
+from elsnet_core.errors import InvalidExemplar
 from elsnet_core.io import load_label, load_volume, save_labels, sitk_affine
 from elsnet_core.model import build_elsnet
 from elsnet_core.predictor import Predictor
@@ -30,6 +31,25 @@ def test_nifti_read_keeps_array_and_affine(tmp_path):
     np.testing.assert_allclose(vol.affine, aff, atol=1e-5)
     np.testing.assert_array_equal(lab, label)
     np.testing.assert_allclose(vol.spacing, (1.5, 1.2, 4.0), atol=1e-5)
+
+
+def test_label_on_another_grid_is_rejected_and_header_noise_is_not(tmp_path):
+    image, label = blob_case()
+    aff = oblique_affine()
+    ip, _ = write_case(tmp_path, "img", image, None, aff)
+    vol = load_volume(ip)
+    flipped = aff @ np.diag([-1.0, 1.0, 1.0, 1.0])  # same shape, first axis reversed
+    flipped[:3, 3] = aff[:3, :3] @ np.array([image.shape[0] - 1, 0, 0]) + aff[:3, 3]
+    shifted = aff.copy()
+    shifted[:3, 3] += aff[:3, :3] @ np.array([0.0, 0.0, 0.7])  # 0.7 voxel along the slices
+    for name, bad in (("flipped", flipped), ("shifted", shifted)):
+        nib.save(nib.Nifti1Image(label, bad), tmp_path / f"{name}.nii.gz")
+        with pytest.raises(InvalidExemplar, match="another grid than its image"):
+            load_label(tmp_path / f"{name}.nii.gz", vol)
+    noisy = aff.copy()
+    noisy[:3, 3] += aff[:3, :3] @ np.array([0.0, 0.0, 0.01])  # float header rounding
+    nib.save(nib.Nifti1Image(label, noisy), tmp_path / "noisy.nii.gz")
+    np.testing.assert_array_equal(load_label(tmp_path / "noisy.nii.gz", vol), label)
 
 
 def test_sitk_affine_matches_nibabel(tmp_path):
