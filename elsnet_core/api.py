@@ -372,6 +372,7 @@ def fit(
     strong = not cfg.standard_aug_only
     if state["stage"] == "train_stage1":
         deadline = None
+        min_iters1 = math.ceil(MIN_TRAIN_FRACTION * cfg.stage1_iters)
         if budget_end is not None:
             remaining = budget_end - time.monotonic()
             share = cfg.stage1_iters / (cfg.stage1_iters + (cfg.stage2_iters if do_stage2 else 0))
@@ -379,14 +380,14 @@ def fit(
             if remaining <= 0:
                 log.warning("loading and registration took the whole %.0f s time budget; stage 1 "
                             "trains its minimum of %d iterations anyway", cfg.time_budget_s,
-                            math.ceil(MIN_TRAIN_FRACTION * cfg.stage1_iters))
+                            min_iters1)
         hooks = StageHooks(
             should_stop=should_stop,
             on_iter=lambda it, m: report("train_stage1", it / cfg.stage1_iters, m,
                                          f"stage 1 iteration {it}/{cfg.stage1_iters}"),
             checkpoint=checkpoint("train_stage1"),
             checkpoint_every_s=cfg.checkpoint_every_s, deadline=deadline,
-            min_iters=math.ceil(MIN_TRAIN_FRACTION * cfg.stage1_iters))
+            min_iters=min_iters1)
         t1 = time.monotonic()
         it, m1 = train_stage(model, contrast, pool1, cfg, opt, cfg.stage1_iters, state["iter"],
                              dev, seed, hooks, strong_aug=strong, amp=amp)
