@@ -22,6 +22,7 @@ def score(lab, gt):
         row.append(2 * (k & g).sum() / t if t else np.nan)
     return row
 res = {}
+tab = np.zeros((K, K + 1))  # truth -> pseudo-label (classes 0..K-1, ignored), all studies
 for j, case in enumerate(cases):
     v = load_volume(next((pack / "images").glob(case + "*")))
     n = normalize_intensity(v.array, plan.modality, cfg.ct_window, cfg.mr_percentiles)
@@ -30,6 +31,9 @@ for j, case in enumerate(cases):
     sp = g.working_spacing(v.spacing[2]); sp = (sp[2], sp[0], sp[1])
     lab, prop = ps[f"lab{j}"], sy[f"prop{j}"]
     res.setdefault("base", []).append(score(lab, gt))
+    for c in range(1, K):
+        m = gt == c
+        tab[c, :K] += np.bincount(lab[m][lab[m] != IGNORE], minlength=K)[:K]; tab[c, K] += (lab[m] == IGNORE).sum()
     for D in (0, 5, 10):
         far = np.zeros(lab.shape, bool)
         for a in range(1, K):
@@ -44,17 +48,6 @@ for j, case in enumerate(cases):
             print(case, "flagged", int(flag.sum()), "by network class", np.bincount(lab[flag], minlength=K)[1:K], "truth there", np.bincount(np.minimum(gt[flag], K), minlength=K + 1)[:K + 1], flush=True)
 for m, v in res.items():
     a = np.nanmean(np.array(v, float), 0); print(m.ljust(6), a.round(3), np.nanmean(a).round(3))
-# where the truth's organs went in the pseudo-labels (fraction of the true organ, all studies)
-tab = np.zeros((K, K + 1))
-for j, case in enumerate(cases):
-    v = load_volume(next((pack / "images").glob(case + "*")))
-    n = normalize_intensity(v.array, plan.modality, cfg.ct_window, cfg.mr_percentiles)
-    g = WorkingGrid.plan(v.affine, v.shape, n, cfg.size, plan.pixel_mm, plan.offset_mm)
-    gt = g.to_working(load_label(next((pack / "labels").glob(case + "*")), v).astype(np.float32), nearest=True, fill=IGNORE).round().astype(np.uint8)
-    lab = ps[f"lab{j}"]; prop = sy[f"prop{j}"]
-    for c in range(1, K):
-        m = gt == c
-        tab[c, :K] += np.bincount(lab[m][lab[m] != IGNORE], minlength=K)[:K]; tab[c, K] += (lab[m] == IGNORE).sum()
 print("truth -> pseudo-label (columns: classes 0..K-1, ignored)")
 for c in range(1, K):
     print(c, (tab[c] / tab[c].sum()).round(3))
