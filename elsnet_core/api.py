@@ -208,6 +208,9 @@ def fit(
     cfg = make_config(preset, overrides).effective()
     if cfg.max_unlabeled < 0:
         raise InvalidInput(f"max_unlabeled must be >= 0, got {cfg.max_unlabeled}")
+    if cfg.cohort_samples_per_study < 1:
+        raise InvalidInput("cohort_samples_per_study must be >= 1, got "
+                           f"{cfg.cohort_samples_per_study}")
     unlabeled = list(unlabeled)
     n_unlabeled_given = len(unlabeled)
     if n_unlabeled_given > cfg.max_unlabeled:
@@ -302,7 +305,8 @@ def fit(
             samples, propagated = cohort_bank(
                 ex0.image, _labels(ex0), [u.image for u in unl], [u.spacing for u in unl],
                 ex0.spacing, n_classes, rng, iterations=cfg.reg_iterations, coarse_mm=cfg.reg_coarse_mm,
-                per_organ_intensity=cfg.organ_intensity, on_step=on_step)
+                per_organ_intensity=cfg.organ_intensity,
+                styles_per_target=cfg.cohort_samples_per_study, on_step=on_step)
             cohort_imgs = [s.image for s in samples]
             cohort_labs = [s.label for s in samples]
             if cache is not None:

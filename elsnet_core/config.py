@@ -111,6 +111,9 @@ class ElsnetConfig:
     slice_propagation_mm: float = 0.0
     slice_band_mm_per_10mm: float = 2.0  # unknown band around propagated boundaries, per 10 mm
     cohort_fraction: float = 0.6  # share of stage-1 samples drawn from cohort-warped exemplars
+    # synthetic volumes per unlabeled study: its own registration's deformation in the cohort
+    # member's appearance, then rescaled deformations in other members' appearances
+    cohort_samples_per_study: int = 2
     elastic_sigma_mm: float = 6.0  # max elastic displacement (mm, approx)
     rotate_deg: float = 12.0
     scale_range: tuple[float, float] = (0.85, 1.15)

@@ -285,7 +285,9 @@ def cohort_bank(ex_img: np.ndarray, ex_lab: np.ndarray, studies: list[np.ndarray
     ok = [k for k in range(n) if results[k] is not None]
     for j in ok:
         others = [k for k in ok if k != j]
-        picks = [j, *list(gen.permutation(others)[:max(0, styles_per_target - 1)])]
+        # other members' appearances, reused in turn when the cohort is smaller than asked
+        styles = [int(k) for k in gen.permutation(others)] or [j]
+        picks = [j, *(styles[i % len(styles)] for i in range(max(0, styles_per_target - 1)))]
         for v, k in enumerate(picks):
             # the registration's own deformation first, then interpolated / extrapolated ones
             scale = 1.0 if v == 0 else float(gen.uniform(0.4, 1.25))

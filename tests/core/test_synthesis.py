@@ -83,3 +83,22 @@ def test_cohort_bank_carries_exemplar_labels_onto_study_anatomy():
     s = samples[0]
     assert s.image.shape == st_img.shape and s.label.shape == st_img.shape
     assert s.image[s.label == 1].mean() > s.image[(s.label == 0) & (st_img > 0.2)].mean() + 0.05
+
+
+def test_cohort_bank_makes_the_asked_number_of_samples_per_study_even_for_a_small_cohort():
+    # given an exemplar and two studies, and more samples asked per study than there are
+    # other members to borrow an appearance from
+    ex_img, ex_lab = _ball_volume((20, 20))
+    studies = [_ball_volume((27, 26))[0], _ball_volume((18, 25))[0]]
+    # when the bank is built with 3 samples per study
+    samples, propagated = cohort_bank(
+        ex_img, ex_lab, studies, [(2.0, 2.0, 5.0)] * 2, (2.0, 2.0, 5.0), 2,
+        np.random.default_rng(0), iterations=5, coarse_mm=4.0, styles_per_target=3)
+    # then every study gets 3 samples: its own deformation in its own appearance first, then
+    # the other member's appearance reused; the first sample's label is the propagated one
+    assert len(propagated) == 2
+    for j in range(2):
+        mine = [s for s in samples if s.target == j]
+        assert [s.style for s in mine] == [j, 1 - j, 1 - j]
+        np.testing.assert_array_equal(mine[0].label, propagated[j])
+        assert all(s.image.shape == studies[j].shape for s in mine)
