@@ -27,6 +27,10 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     vs 0.240 / 0.182 (two seeds, GPU, stage 1 cut short): it helps where stage 1 is decent and
     amplifies the mistakes of a weak stage 1. One setting must serve every pack, so it stays 1.
 
+``context`` (default 1) and ``cohort_samples_per_study`` (default 2)
+    Measured at 2 and 4 in session 8 (``fast``, 3 packs x 2 seeds on one GPU): the means fell
+    by 0.02 / 0.01 or stayed within noise on every pack, so both stay (docs/benchmarks.md).
+
 Other useful overrides: ``size`` (working in-plane pixels), ``stage1_iters``,
 ``stage2_iters``, ``batch_size``, ``time_budget_s``, ``tta``, ``lcc``, ``modality``.
 
@@ -63,9 +67,10 @@ Presets, and why:
           fits sharing the card) and CHAOS fell to 0.677 (spleen 0.38, and stage-1 agreement
           with registration fell for every organ, as if the net memorised the exemplar), Synapse
           8-organ 0.644 (unchanged); 1,500 + 1,000 gave CHAOS 0.717 in 172 s. No measurement
-          found a gain beyond ~3,400 steps, so the preset plans that many: about 4-5 min on
-          one H100. Dice weight 2 + 3 self-training rounds (session 5) did not help Synapse
-          (8-organ 0.644 vs 0.651), so neither was adopted.
+          found a gain beyond ~3,400 steps, so the preset plans that many; measured so in
+          session 8 (H100, two fits sharing it, own budget, all steps): CHAOS 0.753 in 286 s,
+          Synapse 8-organ 0.656 in 310 s. Dice weight 2 + 3 self-training rounds (session 5)
+          did not help Synapse (8-organ 0.644 vs 0.651), so neither was adopted.
 """
 
 from __future__ import annotations
