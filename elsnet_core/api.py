@@ -237,6 +237,11 @@ def fit(
         ex_vols.append(vol)
         ex_labs.append(lab)
     n_classes = max(classes) + 1
+    widened = cfg.for_classes(n_classes)
+    if widened is not cfg:
+        log.info("widths %s -> %s for %d classes (widen_for_classes)", cfg.widths,
+                 widened.widths, n_classes)
+        cfg = widened
     modality = cfg.modality if cfg.modality != "auto" else detect_modality(ex_vols[0].array)
     norm0 = normalize_intensity(ex_vols[0].array, modality, cfg.ct_window, cfg.mr_percentiles)
     pixel_mm, offset_mm = plan_field_of_view(norm0, ex_labs[0], ex_vols[0].affine, cfg.size,

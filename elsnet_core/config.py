@@ -27,6 +27,15 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     vs 0.240 / 0.182 (two seeds, GPU, stage 1 cut short): it helps where stage 1 is decent and
     amplifies the mistakes of a weak stage 1. One setting must serve every pack, so it stays 1.
 
+``widen_for_classes`` (bool, default True)
+    Double every width until the first holds one channel per class (``fast``'s 8 channels
+    against synapse_ct's 14 classes: widths 16..256 there; packs with <= 8 classes are
+    unchanged). Measured in session 8 (``fast``, synapse_ct volume, two seeds, 2-vCPU Xeon
+    with AMX bf16, the 500 s cap ending stage 1 at 605 / 685 of 700 steps): 8-organ 0.519 /
+    0.525 -> 0.585 / 0.577, 13-class 0.408 / 0.386 -> 0.452 / 0.424 (left kidney +0.2, aorta
+    +0.1); on a GPU at equal steps (session 3) 0.446 -> 0.599. On an AVX2-only CPU a wider
+    step costs ~2.3x, so the cap binds harder there (session 3 at batch 8: 0.514 -> 0.525).
+
 ``context`` (default 1) and ``cohort_samples_per_study`` (default 2)
     Measured at 2 and 4 in session 8 (``fast``, 3 packs x 2 seeds on one GPU): the means fell
     by 0.02 / 0.01 or stayed within noise on every pack, so both stay (docs/benchmarks.md).
@@ -99,6 +108,10 @@ class ElsnetConfig:
     # --- network -------------------------------------------------------------------------
     widths: tuple[int, ...] = (16, 32, 64, 128, 256)
     embed_dim: int = 64
+    # double every width until the first (the decoder's last feature map, which feeds the
+    # classifier and the projection head) holds at least one channel per class; resolved by
+    # :meth:`ElsnetConfig.for_classes` at fit time and saved resolved (see the docstring)
+    widen_for_classes: bool = True
     norm: str = "batch"  # "batch" | "instance"
     coord_channels: bool = False  # append body-relative (y, x) position channels (CoordConv)
     # --- method switches (see module docstring) ------------------------------------------
@@ -159,6 +172,19 @@ class ElsnetConfig:
                 self, cohort_synthesis=False, contrastive=False, stage2=False
             )
         return self
+
+    def for_classes(self, n_classes: int) -> ElsnetConfig:
+        """Return the config with ``widths`` doubled until ``widths[0] >= n_classes``.
+
+        ``n_classes`` counts background. A no-op when ``widen_for_classes`` is off or the
+        widths are wide enough already.
+        """
+        widths = tuple(self.widths)
+        if not self.widen_for_classes or not widths:
+            return self
+        while widths[0] < n_classes:
+            widths = tuple(2 * w for w in widths)
+        return dataclasses.replace(self, widths=widths) if widths != tuple(self.widths) else self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import nibabel as nib
 import numpy as np
 import pytest
 import torch
@@ -152,7 +153,27 @@ def test_large_cohort_trains_on_a_seeded_subset(cohort, tmp_path):
     res = fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
               overrides={**QUICK, "stage1_iters": 4, "stage2_iters": 2, "max_unlabeled": 1})
     assert res.metrics["n_unlabeled_given"] == 2 and res.metrics["n_unlabeled_used"] == 1
-    assert res.metrics["n_cohort_samples"] == 1  # one registered study, its own style only
+    # one registered study: its own deformation, then a rescaled one, both in its own style
+    assert res.metrics["n_cohort_samples"] == 2
     with pytest.raises(InvalidInput, match="max_unlabeled"):
         fit([(ex_img, ex_lab)], unl, tmp_path / "m2", preset="tiny", device="cpu",
             overrides={**QUICK, "max_unlabeled": -1})
+
+
+def test_fit_widens_the_network_for_many_classes_and_saves_the_resolved_widths(cohort, tmp_path):
+    # given an exemplar whose label map holds 9 organs (10 classes > the tiny preset's 8)
+    (ex_img, ex_lab), _ = cohort
+    img = nib.load(str(ex_lab))
+    lab = np.asarray(img.dataobj).astype(np.uint8)
+    lab[lab == 1] = 9  # the big blob becomes organ 9; organs 1 and 3..8 are simply absent
+    many = tmp_path / "many.nii.gz"
+    nib.save(nib.Nifti1Image(lab, img.affine), str(many))
+    # when a model is fitted, then loaded again
+    res = fit([(ex_img, many)], [], tmp_path / "m", preset="tiny", device="cpu",
+              overrides={**QUICK, "stage1_iters": 2})
+    meta = json.loads((res.model_dir / "config.json").read_text())
+    # then the widths were doubled once and saved so, and the saved model loads with them
+    assert meta["config"]["widths"] == [16, 32, 64, 128] and meta["plan"]["n_classes"] == 10
+    model, cfg, *_ = load_model(res.model_dir, torch.device("cpu"))
+    assert cfg.widths == (16, 32, 64, 128)
+    assert model(torch.rand(1, 3, 64, 64)).shape[1] == 10

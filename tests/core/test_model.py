@@ -61,3 +61,14 @@ def test_mixed_precision_only_where_it_pays():
     assert not amp_enabled(torch.device("cpu"), False)
     assert amp_enabled(torch.device("cuda"), True)
     assert not amp_enabled(torch.device("cuda"), False)
+
+
+def test_widths_double_until_the_first_holds_one_channel_per_class():
+    cfg = make_config("fast")  # widths 8..128
+    # 14 classes (13 organs + background) do not fit 8 channels: every width doubles once
+    assert cfg.for_classes(14).widths == (16, 32, 64, 128, 256)
+    # 8 or fewer classes fit: the same config object comes back
+    assert cfg.for_classes(8) is cfg and cfg.for_classes(4) is cfg
+    assert cfg.for_classes(40).widths == (64, 128, 256, 512, 1024)
+    off = make_config("fast", {"widen_for_classes": False})
+    assert off.for_classes(14).widths == (8, 16, 32, 64, 128)
