@@ -161,7 +161,7 @@ def test_large_cohort_trains_on_a_seeded_subset(cohort, tmp_path):
 
 
 def test_fit_widens_the_network_for_many_classes_and_saves_the_resolved_widths(cohort, tmp_path):
-    # given an exemplar whose label map holds 9 organs (10 classes > the tiny preset's 8)
+    # given an exemplar whose highest organ label is 9 (10 classes > the tiny preset's 8)
     (ex_img, ex_lab), _ = cohort
     img = nib.load(str(ex_lab))
     lab = np.asarray(img.dataobj).astype(np.uint8)
