@@ -24,10 +24,6 @@ if [ -n "${CONTROL:-}" ]; then
     --out /tmp/res/${cp}_volume_full_control.json --work-dir /tmp/work_control \
     > /tmp/res/${cp}_full_control.log 2>&1 &
 fi
-(while true; do sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) &
-copy() { for f in /tmp/res/*.json /tmp/res/*.log; do [ -e "$f" ] && cp "$f" "$OUT/"; done; }
-while pgrep -f "elsnet_core.cli bench" > /dev/null && [ "$SECONDS" -lt "${DEADLINE:-550}" ]; do
-  sleep 5; copy
-done
-copy
+source scripts/device/wait_copy.sh
+wait_copy "${DEADLINE:-550}"
 for f in /tmp/res/*.log; do echo "== $f"; grep -vE "iteration [0-9]+/|pseudo-labelled study" "$f" | tail -22; done

@@ -45,12 +45,7 @@ done
 if [ "$MODE" = start ]; then
   sleep 10; tail -qn 1 /tmp/res/*.log; echo started; exit 0
 fi
-(while true; do sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; done) &
-copy() { for f in /tmp/res/*.json /tmp/res/*.log; do [ -e "$f" ] && cp "$f" "$OUT/"; done; }
-# a bracketed pattern does not match this shell's own command line
-while pgrep -f "[e]lsnet_core.cli bench" > /dev/null && [ "$SECONDS" -lt "${DEADLINE:-480}" ]; do
-  sleep 5; copy
-done
-copy
+source scripts/device/wait_copy.sh
+wait_copy "${DEADLINE:-480}"
 ls /tmp/res/*.json 2>/dev/null | wc -l
 for f in /tmp/res/*.log; do echo "== $f"; grep -E "mean|fit_seconds|Error|error" "$f" | tail -4; done
