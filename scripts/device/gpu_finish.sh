@@ -24,6 +24,6 @@ if [ -n "${CONTROL:-}" ]; then
     --out /tmp/res/${cp}_volume_full_control.json --work-dir /tmp/work_control \
     > /tmp/res/${cp}_full_control.log 2>&1 &
 fi
-source scripts/device/wait_copy.sh
+source scripts/device/common.sh
 wait_copy "${DEADLINE:-550}"
 for f in /tmp/res/*.log; do echo "== $f"; grep -vE "iteration [0-9]+/|pseudo-labelled study" "$f" | tail -22; done

@@ -21,12 +21,8 @@ VARIANTS=${VARIANTS:-base}
 budget=(); [ -n "${TB:-}" ] && budget=(--set "time_budget_s=$TB")
 mkdir -p /tmp/site /tmp/data /tmp/res
 export PYTHONPATH=/tmp/site:$PWD
-if [ "$MODE" = start ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .devrun/nibabel-*.whl
-  tar xJf .devrun/sitk.tar.xz -C /tmp/site
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-  python3 -c "import torch, SimpleITK, nibabel; print('torch', torch.__version__, torch.cuda.get_device_name(), 'sitk', SimpleITK.Version())"
-fi
+source scripts/device/common.sh
+[ "$MODE" = start ] && install_deps
 python3 scripts/device/packdata.py unpack "$ARCHIVE" /tmp/data
 for p in $PACKS; do
   for v in $VARIANTS; do
@@ -45,7 +41,6 @@ done
 if [ "$MODE" = start ]; then
   sleep 10; tail -qn 1 /tmp/res/*.log; echo started; exit 0
 fi
-source scripts/device/wait_copy.sh
 wait_copy "${DEADLINE:-480}"
 ls /tmp/res/*.json 2>/dev/null | wc -l
 for f in /tmp/res/*.log; do echo "== $f"; grep -E "mean|fit_seconds|Error|error" "$f" | tail -4; done

@@ -12,11 +12,9 @@ THREADS=${THREADS:-4}
 # TB unset = the preset's own time budget
 budget=(); [ -n "${TB:-}" ] && budget=(--set "time_budget_s=$TB")
 mkdir -p /tmp/site /tmp/data /tmp/res
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .devrun/nibabel-*.whl
-tar xJf .devrun/sitk.tar.xz -C /tmp/site
+source scripts/device/common.sh
+install_deps
 export PYTHONPATH=/tmp/site:$PWD
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-python3 -c "import torch, SimpleITK, nibabel, numpy, scipy; print('torch', torch.__version__, torch.cuda.get_device_name(), 'sitk', SimpleITK.Version(), 'numpy', numpy.__version__, 'scipy', scipy.__version__)"
 python3 scripts/device/packdata.py unpack "$ARCHIVE" /tmp/data
 if [ "${SMOKE:-0}" = 1 ]; then
   python3 -m elsnet_core.cli bench /tmp/data/chaos_mr_t2 --preset tiny --device cuda --threads 8 \
