@@ -132,6 +132,10 @@ class ElsnetConfig:
     # synthetic volumes per unlabeled study: its own registration's deformation in the cohort
     # member's appearance, then rescaled deformations in other members' appearances
     cohort_samples_per_study: int = 2
+    # in half of the training samples, one organ grown or shrunk about its centre by a factor
+    # log-uniform in [1 / organ_scale, organ_scale] (1.0 = off; ELSNet synthesis only, the
+    # standard-augmentation baseline never gets it). See the module docstring
+    organ_scale: float = 1.0
     elastic_sigma_mm: float = 6.0  # max elastic displacement (mm, approx)
     rotate_deg: float = 12.0
     scale_range: tuple[float, float] = (0.85, 1.15)

@@ -3,7 +3,9 @@
 Two sources of variation, both applied in the 2D working grid (see :mod:`preprocess`):
 
 * random transforms (:func:`augment`): affine + elastic warps applied with ONE sampling grid
-  to image channels (bilinear) and labels (nearest), so labels stay aligned; appearance
+  to image channels (bilinear) and labels (nearest), so labels stay aligned; optionally one
+  organ per sample grown or shrunk about its centre (:func:`organ_scale_grid`: subjects'
+  organs differ in size far more than one exemplar shows); appearance
   transforms (random monotone intensity curves / gamma, multiplicative bias field, contrast,
   blur, noise) applied to images only.
 * cohort-learned transforms (:func:`cohort_bank`): the exemplar is registered (affine +
@@ -69,6 +71,57 @@ def random_grid(n: int, size: int, gen: torch.Generator, rotate_deg: float = 12.
         disp = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)
         grid = grid + disp.permute(0, 2, 3, 1)
     return grid
+
+
+def organ_scale_grid(grid: torch.Tensor, label: torch.Tensor, gen: torch.Generator,
+                     max_scale: float, p: float = 0.5, reach: float = 1.5) -> torch.Tensor:
+    """Compose ``grid`` with a smooth local scaling of one organ per sample.
+
+    grid: (N, H, W, 2) sampling grid (output pixel -> input position, normalised, as
+    :func:`random_grid` returns); label: (N, H, W) input labels (0 background, 255 unknown).
+    With probability ``p`` a sample picks one organ present in its label and scales it about
+    its centroid c by s, log-uniform in [1 / max_scale, max_scale]: the input position u
+    becomes ``u - k w(u) (u - c)`` with ``k = 1 - 1/s`` and ``w = exp(-|u - c|^2 / 2 sigma^2)``,
+    sigma = ``reach`` x the organ's equivalent radius, so the organ's surroundings follow
+    smoothly and the map stays invertible (its Jacobian is positive for s in [0.5, 2]).
+    Image and label are then warped by the same grid, so they stay aligned.
+    """
+    n, h, w = label.shape
+    if max_scale <= 1.0 or p <= 0:
+        return grid
+    use = torch.rand(n, generator=gen) < p
+    logs = _rand(gen, n, -math.log(max_scale), math.log(max_scale))
+    picks = torch.rand(n, generator=gen)
+    lab = label.detach().cpu()
+    ys = torch.linspace(-1, 1, h)
+    xs = torch.linspace(-1, 1, w)
+    centre = torch.zeros(n, 2)  # (x, y) in grid units
+    sigma = torch.ones(n)
+    k = torch.zeros(n)
+    for i in range(n):
+        if not bool(use[i]):
+            continue
+        present = [int(c) for c in torch.unique(lab[i]) if 0 < int(c) != IGNORE]
+        if not present:
+            continue
+        c = present[min(int(float(picks[i]) * len(present)), len(present) - 1)]
+        mask = lab[i] == c
+        area = float(mask.sum())
+        if area < 4:
+            continue
+        iy, ix = mask.nonzero(as_tuple=True)
+        centre[i, 0] = xs[ix].mean()
+        centre[i, 1] = ys[iy].mean()
+        # equivalent radius in normalised units (the grid spans 2 over the image width)
+        sigma[i] = reach * math.sqrt(area / math.pi) * 2.0 / max(h, w)
+        k[i] = 1.0 - math.exp(-float(logs[i]))
+    if not bool((k != 0).any()):
+        return grid
+    dev = grid.device
+    c = centre.to(dev).view(n, 1, 1, 2)
+    d = grid - c
+    wgt = torch.exp(-(d ** 2).sum(-1, keepdim=True) / (2 * sigma.to(dev).view(n, 1, 1, 1) ** 2))
+    return grid - k.to(dev).view(n, 1, 1, 1) * wgt * d
 
 
 def warp_pair(image: torch.Tensor, label: torch.Tensor, grid: torch.Tensor
@@ -150,15 +203,18 @@ def random_appearance(image: torch.Tensor, gen: torch.Generator, strong: bool = 
 
 def augment(image: torch.Tensor, label: torch.Tensor, gen: torch.Generator, *,
             strong: bool = True, rotate_deg: float = 12.0,
-            scale: tuple[float, float] = (0.85, 1.15), elastic: float = 0.03
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+            scale: tuple[float, float] = (0.85, 1.15), elastic: float = 0.03,
+            organ_scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Spatial (shared by image and label) then appearance augmentation of a batch.
 
     image: (N, C, S, S) float32 in [0, 1]; label: (N, S, S) int64 (255 kept as ignore).
+    organ_scale > 1: half of the samples get one organ resized by up to that factor
+    (:func:`organ_scale_grid`).
     """
     n, _, s, _ = image.shape
     grid = random_grid(n, s, gen, rotate_deg=rotate_deg, scale=scale, elastic=elastic,
                        device=image.device)
+    grid = organ_scale_grid(grid, label, gen, organ_scale)
     img, lab = warp_pair(image, label, grid)
     # no mirror flips: left/right organs (kidneys, adrenals) must keep their handedness
     return random_appearance(img, gen, strong=strong), lab

@@ -194,7 +194,8 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
         x, y = x.to(device), y.to(device)
         elastic = 0.03 if strong_aug else 0.015
         x, y = augment(x, y, gen, strong=strong_aug, rotate_deg=cfg.rotate_deg,
-                       scale=(cfg.scale_range[0], cfg.scale_range[1]), elastic=elastic)
+                       scale=(cfg.scale_range[0], cfg.scale_range[1]), elastic=elastic,
+                       organ_scale=cfg.organ_scale if strong_aug else 1.0)
         if cl:
             x = x.contiguous(memory_format=torch.channels_last)
         lr = lr_at(it, iters, cfg.lr, progress=time_progress)

@@ -6,7 +6,14 @@ import numpy as np
 import torch
 
 from elsnet_core.losses import IGNORE
-from elsnet_core.synthesis import augment, cohort_bank, intensity_transfer, random_grid, warp_pair
+from elsnet_core.synthesis import (
+    augment,
+    cohort_bank,
+    intensity_transfer,
+    organ_scale_grid,
+    random_grid,
+    warp_pair,
+)
 
 
 def _square_pair(n=4, s=48):
@@ -32,6 +39,50 @@ def test_warped_label_equals_label_of_warped_image():
     assert (wlab != label).float().mean() > 0.02
     # all channels moved identically
     assert torch.allclose(wimg[:, 0], wimg[:, 2])
+
+
+def _identity_grid(n, s):
+    theta = torch.eye(2, 3).repeat(n, 1, 1)
+    return torch.nn.functional.affine_grid(theta, [n, 1, s, s], align_corners=True)
+
+
+def test_organ_scale_resizes_one_organ_and_keeps_labels_aligned():
+    # given two organs: a square (1) and a smaller square (2) far from it
+    n, s = 32, 64
+    image = torch.zeros(n, 1, s, s)
+    label = torch.zeros(n, s, s, dtype=torch.long)
+    label[:, 10:26, 10:26] = 1
+    label[:, 44:52, 44:52] = 2
+    image[:, 0] = label.float() / 2
+    area = [(label == c).sum(dim=(1, 2)).float() for c in (1, 2)]
+    # when every sample gets one organ scaled by up to 1.5x (p=1)
+    gen = torch.Generator().manual_seed(1)
+    grid = organ_scale_grid(_identity_grid(n, s), label, gen, max_scale=1.5, p=1.0)
+    wimg, wlab = warp_pair(image, label, grid)
+    # then image and label stay aligned (the image's levels name the organs)
+    from_image = (wimg[:, 0] * 2).round().long()
+    assert (from_image == wlab).float().mean() > 0.99
+    # and no sample changed both organs; areas stay within the 1.5x (linear) bound
+    ratios = [(wlab == c).sum(dim=(1, 2)).float() / a0 for c, a0 in zip((1, 2), area, strict=True)]
+    moved = [(r - 1).abs() > 0.08 for r in ratios]
+    assert not bool((moved[0] & moved[1]).any())
+    for r in ratios:
+        assert bool(((r > 1 / 1.5**2 - 0.1) & (r < 1.5**2 + 0.1)).all())
+    # the scale is log-uniform, so many draws are near 1, but both organs and both
+    # directions occur, and some reach far into the range
+    assert bool(moved[0].any()) and bool(moved[1].any())
+    both = torch.cat(ratios)
+    assert float(both.max()) > 1.4 and float(both.min()) < 0.75
+    assert set(torch.unique(wlab).tolist()) <= {0, 1, 2}
+
+
+def test_organ_scale_off_returns_the_grid_and_ignores_unknown():
+    label = torch.full((2, 32, 32), IGNORE, dtype=torch.long)
+    grid = _identity_grid(2, 32)
+    gen = torch.Generator().manual_seed(0)
+    # an all-unknown label has no organ to scale; max_scale 1 is off
+    assert torch.equal(organ_scale_grid(grid, label, gen, max_scale=1.5, p=1.0), grid)
+    assert organ_scale_grid(grid, label, gen, max_scale=1.0) is grid
 
 
 def test_augment_keeps_ignore_label_and_range():
