@@ -35,7 +35,7 @@ serve: install frontend
 
 lint: install
 	$(BIN)/ruff check api worker store elsnet_core tests elsnet_cli.py demo.py
-	$(BIN)/mypy api worker store elsnet_core
+	$(BIN)/mypy api worker store elsnet_core demo.py elsnet_cli.py
 
 clean:
 	rm -rf .elsnet frontend/dist

@@ -13,12 +13,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 SAMPLE = ROOT / "samples" / "chaos_mr_t2"
 
 
-def _dice(a, b) -> float | None:  # type: ignore[no-untyped-def]
+def _dice(a: np.ndarray, b: np.ndarray) -> float | None:
     sa, sb = int(a.sum()), int(b.sum())
     if sa == 0 and sb == 0:
         return None
@@ -102,7 +106,8 @@ def run_demo(port: int = 8000, preset: str = "fast", keep_serving: bool = True) 
             r = client.get(f"/api/v1/projects/{pid}/studies/{studies[case]}/mask")
             r.raise_for_status()
             pred = np.asanyarray(nib.Nifti1Image.from_bytes(gzip.decompress(r.content)).dataobj)
-            truth = np.asanyarray(nib.load(str(SAMPLE / "labels" / f"{case}.nii.gz")).dataobj)
+            truth_img = nib.Nifti1Image.from_filename(str(SAMPLE / "labels" / f"{case}.nii.gz"))
+            truth = np.asanyarray(truth_img.dataobj)
             for k, name in labels.items():
                 d = _dice(pred == int(k), truth == int(k))
                 if d is not None:

@@ -79,47 +79,66 @@ def organ_scale_grid(grid: torch.Tensor, label: torch.Tensor, gen: torch.Generat
 
     grid: (N, H, W, 2) sampling grid (output pixel -> input position, normalised, as
     :func:`random_grid` returns); label: (N, H, W) input labels (0 background, 255 unknown).
-    With probability ``p`` a sample picks one organ present in its label and scales it about
-    its centroid c by s, log-uniform in [1 / max_scale, max_scale]: the input position u
-    becomes ``u - k w(u) (u - c)`` with ``k = 1 - 1/s`` and ``w = exp(-|u - c|^2 / 2 sigma^2)``,
-    sigma = ``reach`` x the organ's equivalent radius, so the organ's surroundings follow
-    smoothly and the map stays invertible (its Jacobian is positive for s in [0.5, 2]).
-    Image and label are then warped by the same grid, so they stay aligned.
+    With probability ``p`` a sample picks one organ present in its label and scales it by
+    s, log-uniform in [1 / max_scale, max_scale] (:func:`scale_organs`). Image and label are
+    then warped by the same grid, so they stay aligned.
     """
-    n, h, w = label.shape
+    n = label.shape[0]
     if max_scale <= 1.0 or p <= 0:
         return grid
     use = torch.rand(n, generator=gen) < p
     logs = _rand(gen, n, -math.log(max_scale), math.log(max_scale))
     picks = torch.rand(n, generator=gen)
     lab = label.detach().cpu()
-    ys = torch.linspace(-1, 1, h)
+    organs = []
+    for i in range(n):
+        present = [int(c) for c in torch.unique(lab[i]) if 0 < int(c) != IGNORE]
+        if not bool(use[i]) or not present:
+            organs.append(0)
+            continue
+        organs.append(present[min(int(float(picks[i]) * len(present)), len(present) - 1)])
+    return scale_organs(grid, lab, organs, torch.exp(logs), reach)
+
+
+def scale_organs(grid: torch.Tensor, label: torch.Tensor, organs: list[int],
+                 scales: torch.Tensor, reach: float = 1.5) -> torch.Tensor:
+    """Compose ``grid`` with the scaling of organ ``organs[i]`` by ``scales[i]`` in sample i.
+
+    The input position u becomes ``u - k w(u) (u - c)``, c the organ's centroid, ``k = 1 -
+    1/s``, ``w = exp(-|u - c|^2 / 2 sigma^2)`` with sigma = ``reach`` x the organ's
+    radius (from its spread about c, so a ring or crescent counts by its outer size): the
+    organ grows (s > 1) or shrinks about its centre, its surroundings follow smoothly, and
+    the map stays invertible (positive Jacobian for s in [0.5, 2]).
+    Organ 0, or an organ of fewer than 4 pixels, leaves that sample's grid as it is.
+    """
+    n, h, w = label.shape
     xs = torch.linspace(-1, 1, w)
+    ys = torch.linspace(-1, 1, h)
     centre = torch.zeros(n, 2)  # (x, y) in grid units
     sigma = torch.ones(n)
     k = torch.zeros(n)
-    for i in range(n):
-        if not bool(use[i]):
+    for i, c in enumerate(organs):
+        if c == 0:
             continue
-        present = [int(c) for c in torch.unique(lab[i]) if 0 < int(c) != IGNORE]
-        if not present:
-            continue
-        c = present[min(int(float(picks[i]) * len(present)), len(present) - 1)]
-        mask = lab[i] == c
+        mask = label[i] == c
         area = float(mask.sum())
         if area < 4:
             continue
         iy, ix = mask.nonzero(as_tuple=True)
-        centre[i, 0] = xs[ix].mean()
-        centre[i, 1] = ys[iy].mean()
-        # equivalent radius in normalised units (the grid spans 2 over the image width)
-        sigma[i] = reach * math.sqrt(area / math.pi) * 2.0 / max(h, w)
-        k[i] = 1.0 - math.exp(-float(logs[i]))
+        px, py = xs[ix], ys[iy]
+        centre[i, 0] = px.mean()
+        centre[i, 1] = py.mean()
+        # the organ's radius from its spread about the centroid (sqrt(2) x the RMS distance:
+        # a disc's radius exactly; for a ring such as the myocardium, ~1.4x the ring's radius
+        # rather than the small radius of a disc of the ring's area)
+        rms2 = float(((px - centre[i, 0]) ** 2 + (py - centre[i, 1]) ** 2).mean())
+        sigma[i] = reach * math.sqrt(2.0 * rms2)
+        k[i] = 1.0 - 1.0 / float(scales[i])
     if not bool((k != 0).any()):
         return grid
     dev = grid.device
-    c = centre.to(dev).view(n, 1, 1, 2)
-    d = grid - c
+    cen = centre.to(dev).view(n, 1, 1, 2)
+    d = grid - cen
     wgt = torch.exp(-(d ** 2).sum(-1, keepdim=True) / (2 * sigma.to(dev).view(n, 1, 1, 1) ** 2))
     return grid - k.to(dev).view(n, 1, 1, 1) * wgt * d
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from elsnet_core.losses import IGNORE
@@ -12,6 +13,7 @@ from elsnet_core.synthesis import (
     intensity_transfer,
     organ_scale_grid,
     random_grid,
+    scale_organs,
     warp_pair,
 )
 
@@ -74,6 +76,22 @@ def test_organ_scale_resizes_one_organ_and_keeps_labels_aligned():
     both = torch.cat(ratios)
     assert float(both.max()) > 1.4 and float(both.min()) < 0.75
     assert set(torch.unique(wlab).tolist()) <= {0, 1, 2}
+
+
+def test_scale_organs_scales_a_ring_by_its_outer_size():
+    # given a ring (a myocardium around its cavity) and a disc of the same area elsewhere
+    s = 96
+    yy, xx = torch.meshgrid(torch.arange(s), torch.arange(s), indexing="ij")
+    r = ((yy - 48.0) ** 2 + (xx - 48.0) ** 2).sqrt()
+    label = ((r >= 14) & (r < 20)).long()[None]
+    # when the ring is grown by 1.3
+    grid = scale_organs(_identity_grid(1, s), label, [1], torch.tensor([1.3]))
+    _, wlab = warp_pair(label[:, None].float(), label, grid)
+    ring = wlab[0] == 1
+    # then its inner and outer radii both grow by about 1.3 (the hole stays a hole)
+    assert float(r[ring].min()) == pytest.approx(14 * 1.3, abs=2.5)
+    assert float(r[ring].max()) == pytest.approx(20 * 1.3, abs=2.5)
+    assert not bool(ring[40:56, 40:56].any())
 
 
 def test_organ_scale_off_returns_the_grid_and_ignores_unknown():
