@@ -158,7 +158,7 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
     else:
         plabs, confs, agrees = pseudo_label(model, targets, cfg.context, dev,
                                             cfg.pseudo_threshold, props, amp=amp,
-                                            on_step=on_step)
+                                            on_step=on_step, class_keep=cfg.pseudo_class_keep)
         prefix = "stage1" if r == 0 else f"round{r + 1}"
         for c in range(1, n_classes):  # network vs registration, per organ (diagnostic)
             vals = [a[c] for a in agrees if c in a]

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarray | None = None,
-                     agree_threshold: float | None = None
+                     agree_threshold: float | None = None, class_keep: float = 0.0
                      ) -> tuple[np.ndarray, float, np.ndarray]:
     """Turn probabilities into a pseudo-label map with uncertain voxels ignored.
 
@@ -25,6 +25,10 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
 
     * a voxel is kept when its max probability >= ``threshold``, or >= ``agree_threshold``
       (lower) where it agrees with the propagated label;
+    * class-balanced (``class_keep`` > 0): of the voxels the network calls organ c, at least
+      the ``class_keep`` most confident share is kept, so an organ the network is unsure of
+      everywhere (small, or confused with a look-alike) keeps its core instead of vanishing
+      from stage 2 (after class-balanced self-training, Zou et al., ECCV 2018);
     * where registration says organ c and the network says background, the voxel is
       ignored whatever the network's confidence: a stage-1 model that has not learned an
       organ (seen on CHAOS: the spleen) would otherwise teach stage 2 that the organ is
@@ -38,6 +42,14 @@ def select_confident(probs: torch.Tensor, threshold: float, propagated: np.ndarr
     conf_np = conf.numpy()
     lab = arg.numpy().astype(np.uint8)
     keep = conf_np >= threshold
+    if class_keep > 0:
+        for c in np.unique(lab):
+            if c == 0:
+                continue
+            m = lab == c
+            t = float(np.quantile(conf_np[m], 1.0 - class_keep))
+            if t < threshold:
+                keep |= m & (conf_np >= t)
     if propagated is not None:
         known = propagated != IGNORE
         if agree_threshold is not None:
@@ -70,7 +82,7 @@ def agreement(pseudo: np.ndarray, propagated: np.ndarray, n_classes: int) -> dic
 def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int,
                  device: torch.device, threshold: float,
                  propagated: list[np.ndarray | None] | None,
-                 amp: bool = True, on_step=None
+                 amp: bool = True, on_step=None, class_keep: float = 0.0
                  ) -> tuple[list[np.ndarray], list[float], list[dict[int, float]]]:
     """Pseudo-label every working volume (Z, S, S) float32; see :func:`select_confident`.
 
@@ -81,7 +93,8 @@ def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int
     for i, vol in enumerate(volumes):
         probs = infer_probs(model, vol, context, device, tta=True, amp=amp)
         prop = propagated[i] if propagated is not None else None
-        lab, conf, argmax = select_confident(probs, threshold, prop, agree_threshold=0.6)
+        lab, conf, argmax = select_confident(probs, threshold, prop, agree_threshold=0.6,
+                                              class_keep=class_keep)
         agrees.append(agreement(argmax, prop, probs.shape[1]) if prop is not None else {})
         labels.append(lab)
         confs.append(conf)

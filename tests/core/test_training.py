@@ -98,6 +98,31 @@ def test_pseudo_labels_ignore_organ_islands_outside_the_largest_component():
     assert (lab[:, 1:4, 1:4] == 1).all() and lab[0, 7, 0] == 0
 
 
+def test_class_balanced_pseudo_labels_keep_the_core_of_an_unsure_organ():
+    import torch
+
+    from elsnet_core.pseudo import select_confident
+
+    # a confident organ 1 and an organ 2 the network is unsure of everywhere (0.6-0.85)
+    probs = torch.zeros(2, 3, 10, 10)
+    probs[:, 0] = 0.98
+    probs[:, 1:] = 0.01
+    probs[:, :, 1:4, 1:4] = torch.tensor([0.01, 0.98, 0.01])[None, :, None, None]
+    conf2 = torch.linspace(0.6, 0.85, 16).view(4, 4)
+    probs[:, 0, 5:9, 5:9] = 1 - conf2
+    probs[:, 2, 5:9, 5:9] = conf2
+    probs[:, 1, 5:9, 5:9] = 0.0
+    plain, _, _ = select_confident(probs, 0.9)
+    assert not (plain == 2).any()  # the threshold alone drops organ 2 entirely
+    lab, _, _ = select_confident(probs, 0.9, class_keep=0.5)
+    kept = lab[:, 5:9, 5:9] == 2
+    # half of organ 2 (its more confident half) is kept, the rest stays ignored
+    assert kept.sum() == 16 and (lab[:, 5:9, 5:9][~kept] == IGNORE).all()
+    assert kept[:, 2:, :].all() and not kept[:, :2, :].any()
+    # organ 1, confident everywhere, and the background are as before
+    assert (lab[:, 1:4, 1:4] == 1).all() and (lab == plain)[:, :, :5].all()
+
+
 def test_a_stage_segment_stops_at_stop_at_and_keeps_the_whole_stage_schedule():
     torch.manual_seed(0)
     cfg = make_config("tiny", {"batch_size": 2})
