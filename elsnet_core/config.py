@@ -36,6 +36,14 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     +0.1); on a GPU at equal steps (session 3) 0.446 -> 0.599. On an AVX2-only CPU a wider
     step costs ~2.3x, so the cap binds harder there (session 3 at batch 8: 0.514 -> 0.525).
 
+``organ_scale`` (float, default 1.0 = off)
+    Synthesis: in half of the samples one organ grows or shrinks about its centre by a factor
+    log-uniform in [1 / organ_scale, organ_scale] (:func:`synthesis.scale_organs`). Measured at
+    1.4 in session 9 (``fast``, volume, 3 packs x 2 seeds at equal steps, docs/benchmarks.md):
+    CHAOS 0.716 -> 0.731, Synapse 8-organ 0.588 -> 0.601, ACDC 0.706 -> 0.657 (myocardium
+    -0.07 in both seeds, also with the ring-aware radius). The cardiac loss is larger than
+    the abdominal gains and outside the seed spread, so it stays off.
+
 ``context`` (default 1) and ``cohort_samples_per_study`` (default 2)
     Measured at 2 and 4 in session 8 (``fast``, 3 packs x 2 seeds on one GPU): the means fell
     by 0.02 / 0.01 or stayed within noise on every pack, so both stay (docs/benchmarks.md).
