@@ -211,6 +211,9 @@ def fit(
     if cfg.cohort_samples_per_study < 1:
         raise InvalidInput("cohort_samples_per_study must be >= 1, got "
                            f"{cfg.cohort_samples_per_study}")
+    if not 0.0 <= cfg.pseudo_class_keep <= 1.0:
+        raise InvalidInput("pseudo_class_keep is a share of each organ's voxels: give a value "
+                           f"from 0 to 1, got {cfg.pseudo_class_keep}")
     unlabeled = list(unlabeled)
     n_unlabeled_given = len(unlabeled)
     if n_unlabeled_given > cfg.max_unlabeled:

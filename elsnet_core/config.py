@@ -160,8 +160,9 @@ class ElsnetConfig:
     pixels_per_class: int = 64
     pseudo_threshold: float = 0.9  # keep pseudo-label voxels with max prob >= this
     # class-balanced pseudo-labels: keep at least this share (the most confident) of the
-    # voxels the network calls each organ, below the threshold if need be (0 = off)
-    pseudo_class_keep: float = 0.0
+    # voxels the network calls each organ, below the threshold if need be (0 = off); see the
+    # module docstring
+    pseudo_class_keep: float = 0.5
     pseudo_fraction: float = 0.5  # share of stage-2 samples from pseudo-labelled studies
     # stage 2 in this many segments of one schedule, pseudo-labelling before each; 1: see the
     # module docstring (3 helped chaos_mr_t2 and hurt synapse_ct in the slice setting)
