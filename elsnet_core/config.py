@@ -41,8 +41,16 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     log-uniform in [1 / organ_scale, organ_scale] (:func:`synthesis.scale_organs`). Measured at
     1.4 in session 9 (``fast``, volume, 3 packs x 2 seeds at equal steps, docs/benchmarks.md):
     CHAOS 0.716 -> 0.731, Synapse 8-organ 0.588 -> 0.601, ACDC 0.706 -> 0.657 (myocardium
-    -0.07 in both seeds, also with the ring-aware radius). The cardiac loss is larger than
-    the abdominal gains and outside the seed spread, so it stays off.
+    -0.065 / -0.061 in the two seeds; 0.659 with the ring-aware radius). The cardiac loss is
+    larger than the abdominal gains and outside the seed spread, so it stays off.
+
+``pseudo_class_keep`` (float, default 0.5)
+    Class-balanced pseudo-labels: of the voxels stage 1 calls organ c in a study, at least
+    this share (the most confident) is kept even below ``pseudo_threshold``, so an organ the
+    network is unsure of everywhere is not dropped from stage 2 (:func:`pseudo.select_confident`).
+    Session 9 (``fast``, volume, 3 packs x 2 seeds at equal steps): CHAOS 0.716 -> 0.736,
+    Synapse 8-organ 0.588 -> 0.597, ACDC 0.706 -> 0.697 (within its seed spread); the spleen
+    +0.06..+0.12 in all four abdominal runs. 0 = off (the rule before session 9).
 
 ``context`` (default 1) and ``cohort_samples_per_study`` (default 2)
     Measured at 2 and 4 in session 8 (``fast``, 3 packs x 2 seeds on one GPU): the means fell
