@@ -92,11 +92,10 @@ def organ_scale_grid(grid: torch.Tensor, label: torch.Tensor, gen: torch.Generat
     lab = label.detach().cpu()
     organs = []
     for i in range(n):
-        present = [int(c) for c in torch.unique(lab[i]) if 0 < int(c) != IGNORE]
-        if not bool(use[i]) or not present:
-            organs.append(0)
-            continue
-        organs.append(present[min(int(float(picks[i]) * len(present)), len(present) - 1)])
+        present = ([int(c) for c in torch.unique(lab[i]) if 0 < int(c) != IGNORE]
+                   if bool(use[i]) else [])
+        organs.append(present[min(int(float(picks[i]) * len(present)), len(present) - 1)]
+                      if present else 0)
     return scale_organs(grid, lab, organs, torch.exp(logs), reach)
 
 
