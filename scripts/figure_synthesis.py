@@ -1,6 +1,6 @@
 """Draw what the exemplar-guided synthesis makes of one exemplar (docs figure).
 
-    .venv/bin/python scripts/figure_synthesis.py samples/chaos_mr_t2 docs/figures/synthesis.png
+    .venv/bin/python scripts/figure_synthesis.py samples/chaos_mr_t2 docs/figures/synthesis_chaos.png
 
 The pack's first case is the exemplar, the others its unlabeled cohort. Row 1: the
 exemplar's slice with the most organs, then for each cohort study the exemplar carried onto
