@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from elsnet_core.registration import register
+from elsnet_core.bench import select_annotated_slice
+from elsnet_core.registration import normalise_intensity, register
 from elsnet_core.synthesis import augment, intensity_transfer, scale_organs, warp_pair
 
 COLOURS = np.array([[0, 0, 0], [230, 60, 60], [60, 200, 60], [70, 110, 255], [250, 220, 0],
@@ -51,17 +52,6 @@ def identity(n: int) -> torch.Tensor:
     return F.affine_grid(theta, [n, 1, SIZE, SIZE], align_corners=True)
 
 
-def _norm(a: np.ndarray) -> np.ndarray:
-    lo, hi = np.percentile(a, [0.5, 99.5])
-    return np.clip((a - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32)
-
-
-def _best_slice(lab: np.ndarray) -> int:
-    """The slice with the most classes, ties to the larger foreground (the protocol's rule)."""
-    return max(range(lab.shape[2]), key=lambda z: (len(np.unique(lab[:, :, z])),
-                                                    int((lab[:, :, z] > 0).sum())))
-
-
 def _tile(img2d: np.ndarray, lab2d: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(img2d.astype(np.float32))[None, None]
     y = torch.from_numpy(lab2d.astype(np.float32))[None, None]
@@ -74,7 +64,7 @@ def _load(pack: Path, case: str) -> tuple[np.ndarray, np.ndarray, tuple[float, .
     im = nib.Nifti1Image.from_filename(str(pack / "images" / f"{case}.nii.gz"))
     lab = nib.Nifti1Image.from_filename(str(pack / "labels" / f"{case}.nii.gz"))
     spacing = tuple(float(v) for v in im.header.get_zooms()[:3])
-    return (_norm(np.asarray(im.dataobj, dtype=np.float32)),
+    return (normalise_intensity(np.asarray(im.dataobj, dtype=np.float32)),
             np.asarray(lab.dataobj).astype(np.int64), spacing)
 
 
@@ -82,7 +72,7 @@ def main(pack: Path, out: Path) -> None:
     cases = sorted(json.loads((pack / "dataset.json").read_text())["cases"])
     ex_img, ex_lab, ex_sp = _load(pack, cases[0])
     n_classes = int(ex_lab.max()) + 1
-    z = _best_slice(ex_lab)
+    z = select_annotated_slice(ex_lab)
     exemplar_tile = _tile(ex_img[:, :, z], ex_lab[:, :, z])
 
     # row 1: the exemplar carried onto each cohort study, in that study's appearance
@@ -97,7 +87,7 @@ def main(pack: Path, out: Path) -> None:
                                     np.transpose(img, to_zxy), np.transpose(prop, to_zxy),
                                     n_classes)
         synth = np.asarray(res.warp(np.transpose(styled, (1, 2, 0)), order=1))
-        zc = _best_slice(prop)
+        zc = select_annotated_slice(prop)
         row1 += [_tile(synth[:, :, zc], prop[:, :, zc]), _tile(img[:, :, zc], lab[:, :, zc])]
     n = len(row1)
 

@@ -79,7 +79,7 @@ def test_organ_scale_resizes_one_organ_and_keeps_labels_aligned():
 
 
 def test_scale_organs_scales_a_ring_by_its_outer_size():
-    # given a ring (a myocardium around its cavity) and a disc of the same area elsewhere
+    # given a ring (a myocardium around its cavity)
     s = 96
     yy, xx = torch.meshgrid(torch.arange(s), torch.arange(s), indexing="ij")
     r = ((yy - 48.0) ** 2 + (xx - 48.0) ** 2).sqrt()
