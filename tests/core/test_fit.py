@@ -180,3 +180,19 @@ def test_fit_widens_the_network_for_many_classes_and_saves_the_resolved_widths(c
     model, cfg, *_ = load_model(res.model_dir, torch.device("cpu"))
     assert cfg.widths == (16, 32, 64, 128)
     assert model(torch.rand(1, 3, 64, 64)).shape[1] == 10
+
+
+def test_same_seed_gives_the_same_model_and_another_seed_does_not(cohort, tmp_path):
+    # repeatability: registration, synthesis, sampling and training all follow the seed
+    (ex_img, ex_lab), unl = cohort
+    torch.set_num_threads(2)
+
+    def weights(name: str, seed: int) -> dict[str, torch.Tensor]:
+        res = fit([(ex_img, ex_lab)], unl, tmp_path / name, preset="tiny", device="cpu",
+                  seed=seed, overrides=QUICK)
+        return torch.load(res.model_dir / "weights.pt", weights_only=True)
+
+    a, b, c = weights("a", 0), weights("b", 0), weights("c", 1)
+    assert a.keys() == b.keys() == c.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
