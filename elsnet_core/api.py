@@ -23,10 +23,11 @@ import torch
 from elsnet_core.artifact import Plan, save_model
 from elsnet_core.config import ElsnetConfig, make_config
 from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput
+from elsnet_core.exemplar import SliceSuggestion, suggest_next_slice
 from elsnet_core.io import load_label, load_volume
 from elsnet_core.losses import IGNORE, PrototypeContrast
 from elsnet_core.model import build_elsnet
-from elsnet_core.predictor import resolve_device
+from elsnet_core.predictor import predict_volume, resolve_device
 from elsnet_core.preprocess import (
     WorkingGrid,
     detect_modality,
@@ -69,11 +70,16 @@ class ProgressEvent:
 
 @dataclass(frozen=True)
 class FitResult:
+    """What ``fit`` made. next_slices: for each exemplar painted on a few slices only (index
+    into ``exemplars``), the slice to paint next (:func:`elsnet_core.exemplar.suggest_next_slice`
+    on the trained model's prediction of that study); absent when no stretch is long enough."""
+
     model_dir: Path
     config: dict[str, Any]
     metrics: dict[str, float]
     fit_seconds: float
     device: str
+    next_slices: dict[int, SliceSuggestion] = field(default_factory=dict)
 
 
 @dataclass
@@ -474,6 +480,7 @@ def fit(
         metrics["stage2_seconds"] = time.monotonic() - t2
         report("train_stage2", 1.0, force=True)
 
+    next_slices = _next_slices(model, cfg, plan, exemplars, ex_labs, dev)
     fit_seconds = time.monotonic() - t0
     metrics["fit_seconds"] = fit_seconds
     names = {c: f"class_{c}" for c in range(1, n_classes)}
@@ -482,4 +489,23 @@ def fit(
     if ckpt_path is not None:
         checkpoint("done")(0)
     meta = json.loads((out_dir / "config.json").read_text())
-    return FitResult(out_dir, meta, metrics, fit_seconds, str(dev))
+    return FitResult(out_dir, meta, metrics, fit_seconds, str(dev), next_slices)
+
+
+def _next_slices(model: torch.nn.Module, cfg: ElsnetConfig, plan: Plan,
+                 exemplars: Sequence[tuple[str | Path, str | Path]], labels: list[np.ndarray],
+                 dev: torch.device) -> dict[int, SliceSuggestion]:
+    """The slice to paint next in every exemplar that is mostly not annotated."""
+    out: dict[int, SliceSuggestion] = {}
+    for i, ((img_path, _), lab) in enumerate(zip(exemplars, labels, strict=True)):
+        if float((lab == IGNORE).mean()) <= 0.5:
+            continue  # a whole-volume exemplar: nothing left to paint
+        vol = load_volume(img_path)
+        pred, _ = predict_volume(model, cfg, plan, vol.array, vol.affine, dev)
+        sug = suggest_next_slice(pred.labels, lab, float(vol.spacing[2]))
+        if sug is not None:
+            out[i] = sug
+            log.info("exemplar %d: paint slice %d next (middle of an unpainted %.0f mm of the "
+                     "organs' extent, slices %d-%d)", i, sug.slice_index, sug.gap_mm,
+                     *sug.organ_extent)
+    return out

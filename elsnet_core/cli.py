@@ -71,6 +71,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print(f"model written to {result.model_dir} in {result.fit_seconds:.0f} s on {result.device}")
+    for i, sug in result.next_slices.items():
+        print(f"to improve it, paint slice {sug.slice_index} (0-based, third voxel axis) of "
+              f"{args.image[i]} next: the middle of {sug.gap_mm:.0f} mm of the organs' extent "
+              "that no painted slice covers")
     return 0
 
 

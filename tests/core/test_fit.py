@@ -12,6 +12,7 @@ import torch
 from elsnet_core import Predictor, fit
 from elsnet_core.artifact import load_model
 from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput, ModelLoadError
+from elsnet_core.exemplar import suggest_next_slice
 from tests.core.helpers import blob_case, oblique_affine, write_case
 
 QUICK = {"stage1_iters": 24, "stage2_iters": 8, "batch_size": 4, "time_budget_s": None,
@@ -196,3 +197,30 @@ def test_same_seed_gives_the_same_model_and_another_seed_does_not(cohort, tmp_pa
     assert a.keys() == b.keys() == c.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_a_slice_exemplar_gets_the_next_slice_to_paint_and_a_whole_one_does_not(tmp_path):
+    aff = np.diag([2.0, 2.0, 5.0, 1.0])
+    img, lab = blob_case(shape=(40, 36, 12), seed=0)  # organs on slices 1..10
+    one = np.full(lab.shape, 255, np.uint8)
+    one[:, :, 2] = lab[:, :, 2]
+    ex = write_case(tmp_path / "data", "ex", img, one, aff)
+    unl = [write_case(tmp_path / "data", "u0", blob_case(shape=(40, 36, 12), shift=(2, -1),
+                                                            seed=1)[0], None, aff)[0]]
+    torch.set_num_threads(2)
+    res = fit([ex], unl, tmp_path / "m", preset="tiny", device="cpu",
+              overrides={**QUICK, "stage1_iters": 60, "stage2_iters": 20})
+    # the model finds the blobs on the unpainted slices (and, like real models, a little
+    # beyond them): the suggestion bisects the stretch from slice 2 to the far end
+    assert set(res.next_slices) == {0}
+    sug = res.next_slices[0]
+    lo, hi = sug.organ_extent
+    assert lo <= 1 and hi >= 10
+    assert sug.slice_index == (2 + hi) // 2 and sug.gap_mm == (hi - 2) * 5.0
+    # it is the rule applied to the saved model's prediction of the exemplar study
+    pred = Predictor.load(res.model_dir, device="cpu").predict_file(ex[0]).labels
+    assert suggest_next_slice(pred, one, 5.0) == sug
+    whole = write_case(tmp_path / "data", "ex_whole", img, lab, aff)
+    res2 = fit([whole], [], tmp_path / "m2", preset="tiny", device="cpu",
+               overrides={**QUICK, "stage1_iters": 4})
+    assert res2.next_slices == {}
