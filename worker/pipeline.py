@@ -205,13 +205,23 @@ def _train(job_id: str, work: Path, reporter: JobReporter) -> None:
             Model(
                 id=model_id, project_id=job.project_id, job_id=job_id, artifact_key=key,
                 config=_jsonable(result.config),
-                metrics={**_jsonable(result.metrics), "fit_seconds": float(result.fit_seconds), "device": str(result.device)},
+                metrics={**_jsonable(result.metrics), "fit_seconds": float(result.fit_seconds), "device": str(result.device),
+                         "next_slice_to_paint": _next_slices(result.next_slices, exemplars)},
                 exemplar_study_ids=[st.id for st in exemplars],
             )
         )
         job.model_id = model_id
     reporter.span = (0.9, 1.0)
     _segment(job_id, model_id, model_dir, [st.id for st in studies], work, reporter)
+
+
+def _next_slices(suggestions: dict, exemplars: list[Study]) -> list[dict]:
+    """fit's per-exemplar slice suggestions keyed by study id (JSON for the model's metrics)."""
+    return [
+        {"study_id": exemplars[i].id, "slice": int(sug.slice_index), "gap_mm": float(sug.gap_mm),
+         "organ_extent": [int(v) for v in sug.organ_extent]}
+        for i, sug in sorted(suggestions.items())
+    ]
 
 
 def _jsonable(obj: object) -> dict:

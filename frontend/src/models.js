@@ -11,6 +11,7 @@ export async function refreshModels() {
   if (!res || state.project?.id !== pid) return
   state.models = [...res.data].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))
   renderModels()
+  document.dispatchEvent(new Event('models-changed')) // e.g. the viewer's next-slice hint
 }
 
 export const METRIC_ORDER = [/dice/i, /loss/i, /confidence/i, /seconds/i]

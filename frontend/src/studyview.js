@@ -7,6 +7,7 @@ import { niftiLabelMap, gzip } from './nifti.js'
 import { $, $$, h, P, state, showMessage, showError, guarded, short } from './ui.js'
 import { showTab } from './project.js'
 import { renderStudies, refreshStudies } from './cohort.js'
+import { nextSliceFor, nextSliceText } from './guidance.js'
 
 // ---------------------------------------------------------------- viewer
 export let viewer = null
@@ -82,6 +83,7 @@ export async function openStudy(s, mode = 'review') {
       await loadAnnotationInto(s)
     } else setOverlaySource('none')
     renderStudies()
+    renderNextSlice()
     $('#canvas-wrap').focus()
   } catch (e) {
     showError(e, `Opening ${s.name}`)
@@ -275,7 +277,29 @@ $('#slice-clear').addEventListener('click', () => {
   renderSliceState()
 })
 
+// ---- which slice to paint next (suggested by the newest model trained on this exemplar)
+export function renderNextSlice() {
+  const box = $('#next-slice')
+  const s = state.study ? nextSliceFor(state.models, state.study.id) : null
+  box.hidden = !s
+  if (!s) return
+  // only a shown annotation says which slices are painted (a mask covers every slice)
+  const painted = state.overlaySource === 'annotation' && Boolean(state.editor?.touched?.[s.slice])
+  $('#next-slice-text').textContent = nextSliceText(s, painted)
+  box.dataset.slice = String(s.slice)
+  box.dataset.painted = String(painted)
+  $('#next-slice-go').textContent = `Go to slice ${s.slice + 1}`
+}
+$('#next-slice-go').addEventListener('click', () => {
+  const k = Number($('#next-slice').dataset.slice)
+  if (!viewer?.back || !Number.isInteger(k)) return
+  viewer.goToSlice(k)
+  $('#canvas-wrap').focus()
+})
+document.addEventListener('models-changed', () => renderNextSlice())
+
 export function renderAnnotSummary() {
+  renderNextSlice()
   const ed = state.editor
   if (!ed || !state.editing) return
   const t = ed.touchedSlices()

@@ -267,6 +267,25 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     review = client.get(f"/api/v1/projects/{pid}/studies/{out['review_study_id']}").json()
     assert list(mask.shape) == list(review["shape"])
     assert int((np.asarray(mask.dataobj) > 0).sum()) == out["mask_voxels_shown"]
+    # then: reopening the exemplar showed the first model's slice-to-paint-next (when it made
+    # one for this study) and "Go to" moved the viewer there
+    models = sorted(client.get(f"/api/v1/projects/{pid}/models").json()["data"], key=lambda m: m["created_at"])
+    sugg = [x for x in models[0]["metrics"]["next_slice_to_paint"] if x["study_id"] == out["study_id"]]
+    hint = out["next_slice"]
+    if sugg:
+        k = sugg[0]["slice"]
+        assert hint["shown"] and int(hint["slice"]) == k and hint["painted"] == "false"
+        assert hint["went_to"] == k and f"slice {k + 1} " in hint["readout"]
+        assert f"paint slice {k + 1} next" in hint["text"]
+    else:
+        assert not hint["shown"], hint
+    print(f"next-slice hint: {hint}")
+    page = out["next_slice_page"]  # the page given a model record with a suggestion
+    assert page["unpainted"]["shown"] and page["unpainted"]["painted"] == "false"
+    assert f"paint slice {page['other'] + 1} next" in page["unpainted"]["text"]
+    assert page["painted"]["shown"] and page["painted"]["painted"] == "true"
+    assert "annotated now" in page["painted"]["text"]
+    assert page["went_to"] == page["other"] and page["restored"] is True
     # then: a second training succeeded, a third was cancelled, the older model was pinned active
     assert out["auto_segment_toggled"] is True
     assert out["train2_state"] == "succeeded"

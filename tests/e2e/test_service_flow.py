@@ -116,6 +116,15 @@ def test_embedded_default_flow_slice_exemplar(tmp_path: Path) -> None:
         assert mask.shape == uploaded.shape
         np.testing.assert_allclose(mask.affine, uploaded.affine, atol=1e-5)
         assert (tmp_path / "home" / "objects").is_dir()
+        # the model says which slice of the one-slice exemplar to paint next: another slice of
+        # that study, inside the organs' extent the rule worked in
+        model = client.get(f"/api/v1/models/{done['model_id']}").json()
+        (sug,) = model["metrics"]["next_slice_to_paint"]
+        painted = int(np.flatnonzero((np.asanyarray(nib.load(str(one)).dataobj) != 255).any(axis=(0, 1)))[0])
+        n_slices = nib.load(str(ex_img)).shape[2]
+        lo, hi = sug["organ_extent"]
+        assert sug["study_id"] == ex["id"] and 0 <= lo <= sug["slice"] <= hi < n_slices
+        assert sug["slice"] != painted and sug["gap_mm"] >= 20.0
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)

@@ -307,6 +307,48 @@ try {
     await page.waitForTimeout(1500)
     await shot(page, '04_cohort_review')
 
+    step('reopen the exemplar: the slice to paint next')
+    await page.click(`#studies-table tr[data-study-id="${target.id}"] button.annotate`)
+    await page.waitForFunction(() => window.__elsnet.ready() && !document.querySelector('#annotate-tools').hidden && document.querySelector('#overlay-source').textContent.includes('annotation'), null, { timeout: 60000 })
+    await page.waitForTimeout(300)
+    const hint = await page.evaluate(() => {
+      const b = document.querySelector('#next-slice')
+      return { shown: !b.hidden, slice: b.dataset.slice ?? null, painted: b.dataset.painted ?? null, text: document.querySelector('#next-slice-text').textContent }
+    })
+    if (hint.shown) {
+      await page.click('#next-slice-go')
+      await page.waitForTimeout(200)
+      hint.went_to = await sliceNow()
+      hint.readout = await page.locator('#loc-readout').textContent()
+      await shot(page, '09_next_slice')
+    }
+    out.next_slice = hint
+    // the page's side of the hint, whatever this tiny model suggested: a model record with a
+    // suggestion for this study (added to the page's list of models only, not to the service;
+    // tests/e2e/test_service_flow.py checks that a real training records one) must show the
+    // hint, say when the slice is painted, and "Go to" must move the viewer there
+    out.next_slice_page = await page.evaluate(([sid, realShown]) => {
+      const st = window.__elsnet.state
+      const real = st.models
+      const k = st.editor.touchedSlices()[0]
+      const other = k > 0 ? 0 : 1
+      const show = (slice) => {
+        st.models = [{ id: 'page-check', created_at: '9999-01-01T00:00:00', exemplar_study_ids: [sid], metrics: { next_slice_to_paint: [{ study_id: sid, slice, gap_mm: 42, organ_extent: [0, slice] }] } }, ...real]
+        document.dispatchEvent(new Event('models-changed'))
+        const b = document.querySelector('#next-slice')
+        return { shown: !b.hidden, slice: b.dataset.slice, painted: b.dataset.painted, text: document.querySelector('#next-slice-text').textContent }
+      }
+      const res = { unpainted: show(other), painted: show(k), other, k }
+      show(other)
+      document.querySelector('#next-slice-go').click()
+      res.went_to = window.__elsnet.location().native[2]
+      st.models = real
+      document.dispatchEvent(new Event('models-changed'))
+      res.restored = !document.querySelector('#next-slice').hidden === realShown
+      return res
+    }, [target.id, hint.shown])
+    await page.click('.tabs button[data-tab="cohort"]') // the next study opened replaces this one
+
     step('open a mask overlay')
     const other = await page.evaluate((ex) => (window.__elsnet.state.studies.find((s) => s.mask && s.id !== ex) ?? window.__elsnet.state.studies.find((s) => s.mask)).id, target.id)
     out.review_study_id = other

@@ -1,0 +1,27 @@
+// Guidance for the annotator: which slice of an exemplar to paint next (pure functions, no DOM).
+//
+// Every training on an exemplar painted on a few slices records, per such study, the slice the
+// trained model suggests painting next (model.metrics.next_slice_to_paint: [{study_id, slice,
+// gap_mm, organ_extent}], slice = 0-based index along the study's third voxel axis).
+
+/** The newest model's suggestion for this study: {slice, gap_mm, organ_extent, model_id} or null. */
+export function nextSliceFor(models, studyId) {
+  const newest = [...(models ?? [])].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))
+  for (const m of newest) {
+    const list = m?.metrics?.next_slice_to_paint
+    if (!Array.isArray(list)) continue
+    const hit = list.find((x) => x && x.study_id === studyId && Number.isInteger(x.slice))
+    if (hit) return { slice: hit.slice, gap_mm: hit.gap_mm, organ_extent: hit.organ_extent, model_id: m.id }
+    // a newer model trained on this study without a suggestion: the older one is out of date
+    if ((m.exemplar_study_ids ?? []).includes(studyId)) return null
+  }
+  return null
+}
+
+/** What the page says about the suggestion; painted: whether that slice is annotated now. */
+export function nextSliceText(s, painted) {
+  const n = s.slice + 1 // the viewer counts slices from 1
+  if (painted) return `Slice ${n} (the last training's suggestion) is annotated now: train again for the next suggestion.`
+  const gap = Number.isFinite(s.gap_mm) ? `${Math.round(s.gap_mm)} mm` : 'a stretch'
+  return `To improve the model most, paint slice ${n} next: it lies in the middle of ${gap} of the organs that no painted slice covers.`
+}

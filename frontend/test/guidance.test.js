@@ -1,0 +1,33 @@
+// Unit tests for the next-slice guidance (node --test; no browser needed).
+import test from 'node:test'
+import assert from 'node:assert/strict'
+import { nextSliceFor, nextSliceText } from '../src/guidance.js'
+
+const model = (id, created, exemplars, next) => ({ id, created_at: created, exemplar_study_ids: exemplars, metrics: next ? { next_slice_to_paint: next } : { fit_seconds: 3 } })
+
+test('the newest model with a suggestion for the study wins', () => {
+  const models = [
+    model('old', '2026-01-01T00:00:00', ['s1'], [{ study_id: 's1', slice: 4, gap_mm: 80, organ_extent: [1, 12] }]),
+    model('new', '2026-01-02T00:00:00', ['s1', 's2'], [{ study_id: 's2', slice: 9, gap_mm: 40, organ_extent: [3, 20] }, { study_id: 's1', slice: 7, gap_mm: 30, organ_extent: [1, 12] }]),
+  ]
+  assert.deepEqual(nextSliceFor(models, 's1'), { slice: 7, gap_mm: 30, organ_extent: [1, 12], model_id: 'new' })
+  assert.equal(nextSliceFor(models, 's2').slice, 9)
+  assert.equal(nextSliceFor(models, 'unknown'), null)
+  assert.equal(nextSliceFor([], 's1'), null)
+})
+
+test('a newer model trained on the study without a suggestion hides older ones', () => {
+  const models = [
+    model('old', '2026-01-01T00:00:00', ['s1'], [{ study_id: 's1', slice: 4, gap_mm: 80 }]),
+    model('whole', '2026-01-03T00:00:00', ['s1'], []),
+  ]
+  assert.equal(nextSliceFor(models, 's1'), null)
+  // models of other studies do not
+  assert.equal(nextSliceFor([models[0], model('x', '2026-01-04T00:00:00', ['s9'], null)], 's1').slice, 4)
+})
+
+test('the text counts slices from 1 like the viewer and says when the slice is painted', () => {
+  const s = { slice: 11, gap_mm: 92.4 }
+  assert.match(nextSliceText(s, false), /paint slice 12 next.*92 mm/)
+  assert.match(nextSliceText(s, true), /Slice 12 .* annotated now/)
+})
