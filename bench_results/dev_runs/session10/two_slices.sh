@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Session 10: the protocol's painted slice plus the slice `suggest_next_slice` proposes (from the
+# protocol slice-setting model of protocol.sh), painted from the expert label; `fast`, seed 0,
+# 2 threads, the test images as the unlabeled pool, scored like `elsnet bench` (no HD95).
+# NOT the protocol: it measures what the "paint this slice next" guidance buys.
+set -u
+cd /work/main
+D=bench_results/dev_runs/session10
+for pack in ${PACKS:-chaos_mr_t2 acdc_cine synapse_ct}; do
+  P=../shared/data/$pack
+  N=$D/next_slice/$pack
+  [ -f $N/suggestion.json ] || .venv/bin/python $D/analysis/next_slice.py $P \
+      bench_results/tmp/s10_${pack}_slice/elsnet $N
+  [ -f $N/label_two_slices.nii.gz ] || { echo "$pack: no suggestion"; continue; }
+  ex=$(.venv/bin/python -c "import json;print(json.load(open('$N/suggestion.json'))['exemplar'])")
+  unl=$(.venv/bin/python -c "
+import json; from elsnet_core.bench import protocol_split
+ds=json.load(open('$P/dataset.json')); s=protocol_split(sorted(ds['cases']))
+import glob; print(' '.join(glob.glob('$P/images/'+c+'.nii*')[0] for c in s.unlabeled))")
+  .venv/bin/elsnet fit --image $(ls $P/images/$ex.nii*) --label $N/label_two_slices.nii.gz \
+    --out bench_results/tmp/s10_${pack}_two_slices --unlabeled $unl --preset fast --seed 0 \
+    > $N/fit.log 2>&1
+  .venv/bin/python bench_results/dev_runs/session6/analysis/protocol_eval.py $P \
+    bench_results/tmp/s10_${pack}_two_slices > $N/eval.json 2> $N/eval.log
+  echo "$pack: $(tr -d '\n' < $N/eval.json | head -c 600)"
+done
