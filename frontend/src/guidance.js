@@ -25,3 +25,12 @@ export function nextSliceText(s, painted) {
   const gap = Number.isFinite(s.gap_mm) ? `${Math.round(s.gap_mm)} mm` : 'a stretch'
   return `To improve the model most, paint slice ${n} next: it lies in the middle of ${gap} of the organs that no painted slice covers.`
 }
+
+/** After a training: "paint slice N of STUDY next" for the model's suggestions, or '' when none. */
+export function trainingDoneHint(model, studies) {
+  const list = model?.metrics?.next_slice_to_paint
+  if (!Array.isArray(list) || !list.length) return ''
+  const name = (id) => (studies ?? []).find((s) => s.id === id)?.name ?? id
+  const parts = list.filter((x) => Number.isInteger(x?.slice)).map((x) => `slice ${x.slice + 1} of ${name(x.study_id)}`)
+  return parts.length ? `To improve the model most, paint ${parts.join(' and ')} next (Annotate, then "Go to slice").` : ''
+}

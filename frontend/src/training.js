@@ -6,6 +6,7 @@ import { $, h, P, state, showMessage, guarded, fmtDate, short, fmtEta } from './
 import { refreshProject } from './project.js'
 import { refreshStudies } from './cohort.js'
 import { refreshModels } from './models.js'
+import { trainingDoneHint } from './guidance.js'
 
 // ---------------------------------------------------------------- training
 export const chart = new LossChart($('#loss-chart'))
@@ -164,6 +165,11 @@ export async function followJob(j) {
   else if (state.job.state === 'failed') showMessage(`Job failed: ${state.job.error ?? 'see the job list'}`, 'error')
   refreshJobs(false)
   refreshStudies()
-  refreshModels()
+  const done = state.job
+  await refreshModels()
+  if (done?.kind === 'train' && done.state === 'succeeded' && done.model_id) {
+    const hint = trainingDoneHint(state.models.find((m) => m.id === done.model_id), state.studies)
+    if (hint) showMessage(hint, 'info', 15000)
+  }
   refreshProject()
 }

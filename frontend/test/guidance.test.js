@@ -1,7 +1,7 @@
 // Unit tests for the next-slice guidance (node --test; no browser needed).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { nextSliceFor, nextSliceText } from '../src/guidance.js'
+import { nextSliceFor, nextSliceText, trainingDoneHint } from '../src/guidance.js'
 
 const model = (id, created, exemplars, next) => ({ id, created_at: created, exemplar_study_ids: exemplars, metrics: next ? { next_slice_to_paint: next } : { fit_seconds: 3 } })
 
@@ -30,4 +30,11 @@ test('the text counts slices from 1 like the viewer and says when the slice is p
   const s = { slice: 11, gap_mm: 92.4 }
   assert.match(nextSliceText(s, false), /paint slice 12 next.*92 mm/)
   assert.match(nextSliceText(s, true), /Slice 12 .* annotated now/)
+})
+
+test('after a training the message names the study and the slice (counted from 1)', () => {
+  const m = model('m', '2026-01-01T00:00:00', ['s1'], [{ study_id: 's1', slice: 0, gap_mm: 50 }])
+  assert.equal(trainingDoneHint(m, [{ id: 's1', name: 'case_01.nii.gz' }]), 'To improve the model most, paint slice 1 of case_01.nii.gz next (Annotate, then "Go to slice").')
+  assert.equal(trainingDoneHint(model('w', '2026-01-01T00:00:00', ['s1'], []), []), '')
+  assert.equal(trainingDoneHint(undefined, []), '')
 })
