@@ -141,6 +141,18 @@ def lr_at(it: int, total: int, base: float, warmup: int = 20, progress: float | 
     return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def _will_overrun(done: int, elapsed_s: float, left: int, time_left_s: float,
+                  min_done: int = 10) -> bool:
+    """Whether ``left`` more iterations at the pace so far would end after the deadline.
+
+    Decided only after ``min_done`` iterations of this call (the first ones include warm-up
+    costs such as memory allocation and would mis-estimate the pace).
+    """
+    if done < min_done or elapsed_s <= 0:
+        return False
+    return left * elapsed_s / done > time_left_s
+
+
 @dataclass
 class StageHooks:
     """Callbacks used by :func:`train_stage`."""
@@ -186,7 +198,11 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
                 # the budget was spent before this stage could train: run its minimum anyway,
                 # the learning rate decaying over those iterations
                 time_progress = (it - start + 1) / max(hooks.min_iters - start, 1)
-            else:
+            elif _will_overrun(it - start, now - t_call, end - it, hooks.deadline - now):
+                # decay on time only when the steps left will not fit before the deadline:
+                # a run well within its budget keeps the step schedule and so repeats exactly
+                # (session 10: taking max(step, time) always made iterations 20-35 of every
+                # stage depend on wall-clock time, and runs of one seed differed)
                 time_progress = (now - t_start) / max(hooks.deadline - t_start, 1e-6)
         rng = np.random.default_rng([seed, it])
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))

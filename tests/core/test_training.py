@@ -9,7 +9,7 @@ import torch
 from elsnet_core.config import make_config
 from elsnet_core.losses import IGNORE
 from elsnet_core.model import build_elsnet
-from elsnet_core.training import SlicePool, Source, StageHooks, lr_at, train_stage
+from elsnet_core.training import SlicePool, Source, StageHooks, _will_overrun, lr_at, train_stage
 
 
 def _volume() -> Source:
@@ -141,3 +141,11 @@ def test_a_stage_segment_stops_at_stop_at_and_keeps_the_whole_stage_schedule():
     assert it == 5 and seen == [3, 4, 5]
     # the learning rate follows the 40-iteration schedule, not a 5-iteration one
     assert metrics["lr"] == pytest.approx(lr_at(4, 40, cfg.lr))
+
+
+def test_time_decay_starts_only_when_the_steps_left_would_overrun_the_deadline():
+    # 100 iterations in 10 s: 400 more need 40 s
+    assert not _will_overrun(100, 10.0, 400, time_left_s=60.0)
+    assert _will_overrun(100, 10.0, 400, time_left_s=30.0)
+    # too early to judge the pace: never on time
+    assert not _will_overrun(5, 10.0, 400, time_left_s=1.0)
