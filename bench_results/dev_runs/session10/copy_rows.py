@@ -1,6 +1,6 @@
 """Session 10: copy the repeatable-registration protocol rows into the protocol JSONs.
 
-Replaces the `elsnet` row (protocol_PACK_SETTING.json) and the `atlas` / `atlas_affine` rows
+Replaces the `elsnet` row (final/protocol_PACK_SETTING.json) and the `atlas` / `atlas_affine` rows
 (atlas_PACK_SETTING.json) of bench_results/PACK_SETTING_fast.json, each marked with
 `copied_from`; every other row stays as it was. Run from the repository root.
 """
@@ -12,11 +12,9 @@ for pack in ("chaos_mr_t2", "acdc_cine", "synapse_ct"):
     for setting in ("volume", "slice"):
         target = Path(f"bench_results/{pack}_{setting}_fast.json")
         data = json.loads(target.read_text())
-        first = D / f"protocol_{pack}_{setting}.json"
-        # CHAOS slice ran first beside the browser tests (its fit time is not a figure): the
-        # repeat on the idle machine (same code and seed: same Dice, checked) is the row
-        repeat = D / "repeat" / first.name
-        for src, methods in ((repeat if repeat.exists() else first, ("elsnet",)),
+        # ELSNet: the final code (commit 458dbed, final.sh); atlas: fbcc6e8 (atlas.sh), the
+        # registration the final code runs (458dbed changed training only)
+        for src, methods in ((D / "final" / f"protocol_{pack}_{setting}.json", ("elsnet",)),
                              (D / f"atlas_{pack}_{setting}.json", ("atlas", "atlas_affine"))):
             run = json.loads(src.read_text())
             for m in methods:

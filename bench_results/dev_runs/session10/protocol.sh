@@ -10,6 +10,6 @@ for job in ${JOBS:-chaos_mr_t2:slice chaos_mr_t2:volume acdc_cine:slice acdc_cin
   pack=${job%%:*}; setting=${job#*:}
   /work/main/.venv/bin/python -m elsnet_core.cli bench ../shared/data/$pack --setting $setting \
     --preset fast --threads 2 --methods elsnet --seed 0 \
-    --work-dir /work/main/bench_results/tmp/s10_${pack}_${setting} \
+    --work-dir ${WORK:-/work/main/bench_results/tmp}/s10_${pack}_${setting} \
     --out $OUT/protocol_${pack}_${setting}.json > $OUT/protocol_${pack}_${setting}.log 2>&1
 done
