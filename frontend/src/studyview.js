@@ -34,6 +34,7 @@ export function closeViewerStudy() {
   setEditing(false)
   $('#viewer-title').textContent = 'No study open'
   $('#viewer-empty').hidden = false
+  renderNextSlice()
 }
 
 export function confirmDiscard() {
