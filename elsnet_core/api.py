@@ -275,7 +275,7 @@ def fit(
 
     use_cohort = cfg.cohort_synthesis and bool(unl)
     # exemplars annotated on a few slices only (slice setting) are pseudo-labelled too
-    partial = [s for s in exs if s.label is not None and float((s.label == IGNORE).mean()) > 0.5]
+    partial = [s for s in exs if s.label is not None and _mostly_unannotated(s.label)]
     if cfg.slice_propagation_mm > 0:
         settings = PropagationSettings(max_mm=cfg.slice_propagation_mm,
                                        band_mm_per_10mm=cfg.slice_band_mm_per_10mm)
@@ -492,13 +492,18 @@ def fit(
     return FitResult(out_dir, meta, metrics, fit_seconds, str(dev), next_slices)
 
 
+def _mostly_unannotated(label: np.ndarray) -> bool:
+    """An exemplar painted on a few slices only (the slice setting): most voxels are 255."""
+    return float((label == IGNORE).mean()) > 0.5
+
+
 def _next_slices(model: torch.nn.Module, cfg: ElsnetConfig, plan: Plan,
                  exemplars: Sequence[tuple[str | Path, str | Path]], labels: list[np.ndarray],
                  dev: torch.device) -> dict[int, SliceSuggestion]:
     """The slice to paint next in every exemplar that is mostly not annotated."""
     out: dict[int, SliceSuggestion] = {}
     for i, ((img_path, _), lab) in enumerate(zip(exemplars, labels, strict=True)):
-        if float((lab == IGNORE).mean()) <= 0.5:
+        if not _mostly_unannotated(lab):
             continue  # a whole-volume exemplar: nothing left to paint
         vol = load_volume(img_path)
         pred, _ = predict_volume(model, cfg, plan, vol.array, vol.affine, dev)

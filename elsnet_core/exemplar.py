@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from elsnet_core.io import Volume, load_volume
+from elsnet_core.losses import IGNORE
 from elsnet_core.preprocess import WorkingGrid, detect_modality, normalize_intensity
+from elsnet_core.propagation import painted_slices
 
 log = logging.getLogger(__name__)
-
-NOT_ANNOTATED = 255
 
 
 def thumbnail(volume: Volume, modality: str | None = None, size: int = 32, depth: int = 16,
@@ -82,13 +82,6 @@ class SliceSuggestion:
     gap_mm: float
 
 
-def painted_slice_indices(label: np.ndarray, min_annotated: float = 0.5) -> list[int]:
-    """Slices (third voxel axis) of a label map ``(X, Y, Z)`` that are mostly annotated."""
-    lab = np.asarray(label)
-    known = (lab != NOT_ANNOTATED).reshape(-1, lab.shape[2]).mean(axis=0)
-    return [int(k) for k in np.flatnonzero(known >= min_annotated)]
-
-
 def suggest_next_slice(predicted: np.ndarray, painted: np.ndarray, slice_mm: float, *,
                        min_area_share: float = 0.1, min_gap_mm: float = 20.0
                        ) -> SliceSuggestion | None:
@@ -115,12 +108,12 @@ def suggest_next_slice(predicted: np.ndarray, painted: np.ndarray, slice_mm: flo
         raise ValueError(f"predicted {pred.shape} and painted {lab.shape} must be one 3D grid")
     if slice_mm <= 0:
         raise ValueError(f"slice_mm must be > 0, got {slice_mm}")
-    done = painted_slice_indices(lab)
+    done = painted_slices(np.moveaxis(lab, 2, 0))  # (Z, X, Y): slices are the third axis
     if not done:
         return None
     n = lab.shape[2]
     fg_pred = (pred > 0).reshape(-1, n).sum(axis=0)
-    fg_paint = ((lab > 0) & (lab != NOT_ANNOTATED)).reshape(-1, n).sum(axis=0)
+    fg_paint = ((lab > 0) & (lab != IGNORE)).reshape(-1, n).sum(axis=0)
     area = fg_pred.astype(np.float64)
     area[done] = fg_paint[done]
     ref = float(np.mean(fg_paint[done]))
