@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from elsnet_core.artifact import Plan, save_model
+from elsnet_core.completion import CompletionSettings, complete_label
 from elsnet_core.config import ElsnetConfig, make_config
 from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput
 from elsnet_core.exemplar import SliceSuggestion, suggest_next_slice
@@ -87,7 +88,7 @@ class _Study:
     image: np.ndarray  # working (Z, S, S) float32
     label: np.ndarray | None  # working (Z, S, S) uint8 or None
     spacing: tuple[float, float, float]  # working (i, j, z) mm
-    painted: np.ndarray | None = None  # slice setting: the label as painted, before propagation
+    painted: np.ndarray | None = None  # slice setting: the label as painted, before extension
 
 
 def _labels(study: _Study) -> np.ndarray:
@@ -276,13 +277,6 @@ def fit(
     use_cohort = cfg.cohort_synthesis and bool(unl)
     # exemplars annotated on a few slices only (slice setting) are pseudo-labelled too
     partial = [s for s in exs if s.label is not None and _mostly_unannotated(s.label)]
-    if cfg.slice_propagation_mm > 0:
-        settings = PropagationSettings(max_mm=cfg.slice_propagation_mm,
-                                       band_mm_per_10mm=cfg.slice_band_mm_per_10mm)
-        for s in partial:
-            s.painted = _labels(s)
-            s.label = propagate_slices(s.image, s.painted, (s.spacing[2], s.spacing[0],
-                                                            s.spacing[1]), settings)
     do_stage2 = cfg.stage2 and bool(unl or partial)
     weights = {"synthesis": 0.12 if use_cohort else 0.01,
                "train_stage1": cfg.stage1_iters / 1000,
@@ -292,6 +286,11 @@ def fit(
     report("synthesis", 0.0, message="preprocessed studies", force=True)
     if should_stop():
         raise Cancelled("training cancelled")
+    if partial:
+        _extend_painted(partial, cfg)
+        report("synthesis", 0.0, message="completed the painted slices in 3D", force=True)
+        if should_stop():
+            raise Cancelled("training cancelled")
 
     fingerprint = _fingerprint(cfg, exemplars, unlabeled, seed)
     rng = np.random.default_rng(seed)
@@ -490,6 +489,25 @@ def fit(
         checkpoint("done")(0)
     meta = json.loads((out_dir / "config.json").read_text())
     return FitResult(out_dir, meta, metrics, fit_seconds, str(dev), next_slices)
+
+
+def _extend_painted(partial: list[_Study], cfg: ElsnetConfig) -> None:
+    """Carry the painted slices of slice exemplars into the rest of the study, in place:
+    slice-to-slice propagation and/or the random-walk completion, as ``cfg`` says. The label
+    as painted is kept in ``painted`` (stage 2 never overrides it)."""
+    propagation = (PropagationSettings(max_mm=cfg.slice_propagation_mm,
+                                       band_mm_per_10mm=cfg.slice_band_mm_per_10mm)
+                   if cfg.slice_propagation_mm > 0 else None)
+    completion = (CompletionSettings(beta=cfg.completion_beta,
+                                     threshold=cfg.completion_threshold)
+                  if cfg.slice_completion else None)
+    for s in partial:
+        s.painted = _labels(s)
+        spacing = (s.spacing[2], s.spacing[0], s.spacing[1])  # (z, row, col) mm
+        if propagation is not None:
+            s.label = propagate_slices(s.image, s.label, spacing, propagation)
+        if completion is not None:
+            s.label = complete_label(s.image, _labels(s), spacing, completion)
 
 
 def _mostly_unannotated(label: np.ndarray) -> bool:

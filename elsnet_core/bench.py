@@ -15,7 +15,8 @@ For a pack (``dataset.json``, ``images/<case>.nii.gz``, ``labels/<case>.nii.gz``
 Methods (side by side in one run, one JSON): ``elsnet`` (the method, default), baselines
 ``atlas`` (affine + demons label propagation), ``atlas_affine`` (its affine stage alone, free),
 ``unet_standard_aug`` (same network, exemplar + standard augmentation only), and the ablations
-``elsnet_no_cohort_synthesis``, ``elsnet_no_contrastive``, ``elsnet_no_stage2``.
+``elsnet_no_cohort_synthesis``, ``elsnet_no_contrastive``, ``elsnet_no_stage2`` (and, in
+the slice setting, ``elsnet_no_completion``).
 
 Results are merged into ``--out`` (methods already there are kept unless re-run), written
 after every method so an interrupted run keeps what it finished.
@@ -66,9 +67,12 @@ METHODS: dict[str, dict[str, Any] | None] = {
     "elsnet_no_cohort_synthesis": {"cohort_synthesis": False},
     "elsnet_no_contrastive": {"contrastive": False},
     "elsnet_no_stage2": {"stage2": False},
+    "elsnet_no_completion": {"slice_completion": False},
 }
 BASELINES = ("atlas", "atlas_affine", "unet_standard_aug")
 ABLATIONS = ("elsnet_no_cohort_synthesis", "elsnet_no_contrastive", "elsnet_no_stage2")
+#: ablations of the slice setting only (the part they switch off acts on slice exemplars)
+SLICE_ABLATIONS = ("elsnet_no_completion",)
 
 
 # ---- protocol ------------------------------------------------------------------------------
@@ -476,7 +480,7 @@ def format_markdown(report: dict[str, Any]) -> str:
 
 
 SUMMARY_COLUMNS = ("elsnet", "atlas", "unet_standard_aug", "elsnet_no_cohort_synthesis",
-                   "elsnet_no_contrastive", "elsnet_no_stage2")
+                   "elsnet_no_contrastive", "elsnet_no_stage2", "elsnet_no_completion")
 
 
 def report_markdown(results_dir: Path) -> str:
@@ -544,7 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ablations",
         action="store_true",
-        help="also run ELSNet without cohort synthesis / contrastive / stage 2",
+        help="also run ELSNet without cohort synthesis / contrastive / stage 2 (and, in the "
+        "slice setting, without the random-walk completion)",
     )
     p.add_argument(
         "--methods",
@@ -632,6 +637,8 @@ def _method_list(args: argparse.Namespace) -> list[str]:
         methods += list(BASELINES)
     if args.ablations:
         methods += list(ABLATIONS)
+        if args.setting == "slice":
+            methods += list(SLICE_ABLATIONS)
     return methods
 
 

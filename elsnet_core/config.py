@@ -27,6 +27,12 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     vs 0.240 / 0.182 (two seeds, GPU, stage 1 cut short): it helps where stage 1 is decent and
     amplifies the mistakes of a weak stage 1. One setting must serve every pack, so it stays 1.
 
+``slice_completion`` (bool, default True)
+    Slice setting only: before synthesis, complete each exemplar painted on a few slices in
+    3D with a random walk seeded by the painted voxels (:mod:`elsnet_core.completion`);
+    voxels the walk is not sure of stay 255. Gives the network negative evidence at the
+    levels nobody painted: where each organ ends and what lies beyond it.
+
 ``widen_for_classes`` (bool, default True)
     Double every width until the first holds one channel per class (``fast``'s 8 channels
     against synapse_ct's 14 classes: widths 16..256 there; packs with <= 8 classes are
@@ -145,6 +151,12 @@ class ElsnetConfig:
     # chaos_mr_t2 (0.504 vs 0.507) and hurt synapse_ct (8-organ 0.190 vs 0.290), one seed each
     slice_propagation_mm: float = 0.0
     slice_band_mm_per_10mm: float = 2.0  # unknown band around propagated boundaries, per 10 mm
+    # slice setting: complete a slice exemplar's label in 3D by a random walk from the painted
+    # voxels, keeping voxels at least completion_threshold sure (elsnet_core.completion; see
+    # the module docstring for the measurements behind beta and the threshold)
+    slice_completion: bool = True
+    completion_beta: float = 64000.0
+    completion_threshold: float = 0.9
     cohort_fraction: float = 0.6  # share of stage-1 samples drawn from cohort-warped exemplars
     # synthetic volumes per unlabeled study: its own registration's deformation in the cohort
     # member's appearance, then rescaled deformations in other members' appearances
