@@ -286,9 +286,10 @@ def fit(
     report("synthesis", 0.0, message="preprocessed studies", force=True)
     if should_stop():
         raise Cancelled("training cancelled")
+    labelled_share = _extend_painted(partial, cfg) if partial else None
     if partial:
-        _extend_painted(partial, cfg)
-        report("synthesis", 0.0, message="completed the painted slices in 3D", force=True)
+        report("synthesis", 0.0, message="carried the painted slices into the whole study",
+               force=True)
         if should_stop():
             raise Cancelled("training cancelled")
 
@@ -374,6 +375,8 @@ def fit(
                                  "n_cohort_samples": float(len(cohort_imgs)),
                                  "synthesis_seconds": metrics_synth_s,
                                  "bf16_autocast": float(amp_enabled(dev, amp))}
+    if labelled_share is not None:  # slice exemplars: labelled share after completion
+        metrics["slice_exemplar_labelled_fraction"] = labelled_share
 
     # ---- stage 1 ------------------------------------------------------------------------
     pool1 = SlicePool(cfg.context, {"exemplar": 1.0 - cfg.cohort_fraction if cohort_imgs else 1.0,
@@ -491,15 +494,17 @@ def fit(
     return FitResult(out_dir, meta, metrics, fit_seconds, str(dev), next_slices)
 
 
-def _extend_painted(partial: list[_Study], cfg: ElsnetConfig) -> None:
+def _extend_painted(partial: list[_Study], cfg: ElsnetConfig) -> float:
     """Carry the painted slices of slice exemplars into the rest of the study, in place:
     slice-to-slice propagation and/or the random-walk completion, as ``cfg`` says. The label
-    as painted is kept in ``painted`` (stage 2 never overrides it)."""
+    as painted is kept in ``painted`` (stage 2 never overrides it). Returns the mean share
+    of the exemplars' working voxels labelled afterwards."""
     propagation = (PropagationSettings(max_mm=cfg.slice_propagation_mm,
                                        band_mm_per_10mm=cfg.slice_band_mm_per_10mm)
                    if cfg.slice_propagation_mm > 0 else None)
     completion = (CompletionSettings(beta=cfg.completion_beta,
-                                     threshold=cfg.completion_threshold)
+                                     threshold=cfg.completion_threshold,
+                                     organs=cfg.completion_organs)
                   if cfg.slice_completion else None)
     for s in partial:
         s.painted = _labels(s)
@@ -508,6 +513,7 @@ def _extend_painted(partial: list[_Study], cfg: ElsnetConfig) -> None:
             s.label = propagate_slices(s.image, s.label, spacing, propagation)
         if completion is not None:
             s.label = complete_label(s.image, _labels(s), spacing, completion)
+    return float(np.mean([(_labels(s) != IGNORE).mean() for s in partial]))
 
 
 def _mostly_unannotated(label: np.ndarray) -> bool:

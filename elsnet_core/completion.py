@@ -28,6 +28,7 @@ Pure numpy + scikit-image (multigrid solver from pyamg), CPU only.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,11 +44,14 @@ __all__ = ["CompletionSettings", "complete_label"]
 class CompletionSettings:
     """beta: edge sensitivity of the walk (scikit-image's, on intensities in [0, 1]);
     threshold: least probability for a voxel to take a label (else 255);
-    tol: relative tolerance of the linear solver."""
+    tol: relative tolerance of the linear solver;
+    organs: keep the organ labels the walk gives (else only its background: the negative
+    evidence, without the organ voxels it is least sure of)."""
 
     beta: float = 64000.0
     threshold: float = 0.9
     tol: float = 1e-3
+    organs: bool = True
 
 
 def _solver_mode() -> str:
@@ -77,15 +81,24 @@ def complete_label(image: np.ndarray, label: np.ndarray, spacing: tuple[float, f
         log.warning("random-walk completion skipped: the annotation needs background and at "
                     "least one organ (has %s)", values.tolist())
         return label.copy()
+    data = np.asarray(image, np.float64)
+    if not float(data.std()) > 1e-6:  # a blank image has no edges to follow
+        log.warning("random-walk completion skipped: the image is uniform")
+        return label.copy()
     seeds = np.zeros(label.shape, np.int32)
     seeds[known] = label[known].astype(np.int32) + 1
-    prob = random_walker(np.asarray(image, np.float64), seeds, beta=s.beta,
-                         mode=_solver_mode(), tol=s.tol, spacing=tuple(float(v) for v in spacing),
-                         return_full_prob=True)
+    with warnings.catch_warnings():
+        # at a high beta the solver's tolerance lets probabilities stray a hair outside
+        # [0, 1]; only their order and the threshold matter here
+        warnings.filterwarnings("ignore", message="The probability range is outside")
+        prob = random_walker(data, seeds, beta=s.beta, mode=_solver_mode(), tol=s.tol,
+                             spacing=tuple(float(v) for v in spacing), return_full_prob=True)
     # return_full_prob orders the planes by the sorted seed values present
     best = prob.argmax(axis=0)
     conf = np.take_along_axis(prob, best[None], axis=0)[0]
     out = np.where(conf >= s.threshold, values[best], IGNORE).astype(np.uint8)
+    if not s.organs:
+        out[out != 0] = IGNORE
     out[known] = label[known]
     kept = float((out != IGNORE).mean())
     log.info("random-walk completion: %.0f%% of the exemplar labelled (%.0f%% painted)",

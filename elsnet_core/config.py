@@ -157,6 +157,7 @@ class ElsnetConfig:
     slice_completion: bool = True
     completion_beta: float = 64000.0
     completion_threshold: float = 0.9
+    completion_organs: bool = True  # keep the walk's organ labels too (else background only)
     cohort_fraction: float = 0.6  # share of stage-1 samples drawn from cohort-warped exemplars
     # synthetic volumes per unlabeled study: its own registration's deformation in the cohort
     # member's appearance, then rescaled deformations in other members' appearances

@@ -1,4 +1,4 @@
-"""Small synthetic volumes for core tests (no real data needed)."""
+"""Small synthetic volumes for core tests, and where the real CHAOS cases are."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+_SHARED_CHAOS = REPO.parent / "shared" / "data" / "chaos_mr_t2"
+#: real CHAOS MR cases: the shared pack next to the repository, else the bundled samples
+#: (the same CHAOS files, unchanged, cases 01/02/03/05), so a clone anywhere has them
+CHAOS = (_SHARED_CHAOS if (_SHARED_CHAOS / "dataset.json").exists()
+         else REPO / "samples" / "chaos_mr_t2")
 
 
 def oblique_affine(spacing=(1.5, 1.2, 4.0), angle_deg: float = 20.0) -> np.ndarray:

@@ -223,6 +223,8 @@ def test_a_slice_exemplar_gets_the_next_slice_to_paint_and_a_whole_one_does_not(
     # it is the rule applied to the saved model's prediction of the exemplar study
     pred = Predictor.load(res.model_dir, device="cpu").predict_file(ex[0]).labels
     assert suggest_next_slice(pred, one, 5.0) == sug
+    # the random-walk completion labelled most of the exemplar before training (1/12 painted)
+    assert res.metrics["slice_exemplar_labelled_fraction"] > 0.5
     whole = write_case(tmp_path / "data", "ex_whole", img, lab, aff)
     res2 = fit([whole], [], tmp_path / "m2", preset="tiny", device="cpu",
                overrides={**QUICK, "stage1_iters": 4})

@@ -9,7 +9,6 @@ images, no learning) cannot reach the floor.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
@@ -17,10 +16,7 @@ import pytest
 import torch
 
 from elsnet_core import Predictor, fit
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "data" / "chaos_mr_t2"
-DATA = SHARED if (SHARED / "dataset.json").exists() else REPO / "samples" / "chaos_mr_t2"
+from tests.core.helpers import CHAOS as DATA
 
 
 def _dice(a: np.ndarray, b: np.ndarray) -> float:
