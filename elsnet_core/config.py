@@ -31,7 +31,11 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     Slice setting only: before synthesis, complete each exemplar painted on a few slices in
     3D with a random walk seeded by the painted voxels (:mod:`elsnet_core.completion`);
     voxels the walk is not sure of stay 255. Gives the network negative evidence at the
-    levels nobody painted: where each organ ends and what lies beyond it.
+    levels nobody painted: where each organ ends and what lies beyond it. Measured (session
+    11, ``fast``, protocol slice, a 2-vCPU AVX2-only EPYC in fp32 where the 500 s cap binds):
+    chaos_mr_t2 0.448 -> 0.691, synapse_ct 8-organ 0.188 -> 0.274, acdc_cine 0.720 -> 0.687
+    (seed 0) and 0.673 -> 0.744 (seed 1). ``completion_organs=False`` (the walk's background
+    only) fell to 0.334 on chaos_mr_t2: the organs' labels at other levels are needed too.
 
 ``widen_for_classes`` (bool, default True)
     Double every width until the first holds one channel per class (``fast``'s 8 channels

@@ -33,11 +33,10 @@ from elsnet_core.preprocess import detect_modality, normalize_intensity
 
 
 def _levels(label: np.ndarray, painted: int, n: int = 6) -> list[int]:
-    """n slices from just below the organs to just above them, the painted one included."""
+    """n slices from the organs' lowest slice to their highest, the painted one included."""
     zs = np.flatnonzero(label.any(axis=(0, 1)))
-    lo, hi = max(int(zs.min()) - 1, 0), min(int(zs.max()) + 1, label.shape[2] - 1)
-    levels = sorted({*np.linspace(lo, hi, n - 1).round().astype(int).tolist(), painted})
-    return levels[:n] if len(levels) > n else levels
+    levels = np.linspace(int(zs.min()), int(zs.max()), n - 1).round().astype(int).tolist()
+    return sorted({*levels, painted})
 
 
 def _row(img: np.ndarray, lab: np.ndarray, levels: list[int], painted: int | None = None
