@@ -286,8 +286,9 @@ def fit(
     report("synthesis", 0.0, message="preprocessed studies", force=True)
     if should_stop():
         raise Cancelled("training cancelled")
-    labelled_share = _extend_painted(partial, cfg) if partial else None
+    labelled_share = None
     if partial:
+        labelled_share = _extend_painted(partial, cfg)
         report("synthesis", 0.0, message="carried the painted slices into the whole study",
                force=True)
         if should_stop():

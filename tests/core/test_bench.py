@@ -206,3 +206,15 @@ def test_report_tables_show_each_protocol_run_and_skip_exemplar_studies(tmp_path
     assert gpu_row.startswith("| p | volume |") and "0.800" in gpu_row and gpu_row.endswith("| cuda |")
     assert "600 + 350" in text
     assert "0.100" not in text  # exemplar-variance runs are not protocol results
+
+
+def test_ablations_add_the_completion_ablation_in_the_slice_setting_only() -> None:
+    from elsnet_core.bench import ABLATIONS, _method_list, build_parser
+
+    def methods(*argv: str) -> list[str]:
+        return _method_list(build_parser().parse_args(["pack", *argv]))
+
+    assert methods("--ablations") == ["elsnet", *ABLATIONS]
+    assert methods("--ablations", "--setting", "slice") == [
+        "elsnet", *ABLATIONS, "elsnet_no_completion"]
+    assert methods("--setting", "slice") == ["elsnet"]
