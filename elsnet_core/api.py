@@ -511,7 +511,7 @@ def _extend_painted(partial: list[_Study], cfg: ElsnetConfig) -> float:
         s.painted = _labels(s)
         spacing = (s.spacing[2], s.spacing[0], s.spacing[1])  # (z, row, col) mm
         if propagation is not None:
-            s.label = propagate_slices(s.image, s.label, spacing, propagation)
+            s.label = propagate_slices(s.image, s.painted, spacing, propagation)
         if completion is not None:
             s.label = complete_label(s.image, _labels(s), spacing, completion)
     return float(np.mean([(_labels(s) != IGNORE).mean() for s in partial]))
