@@ -18,8 +18,9 @@ ignore them. The painted voxels are kept exactly as painted.
 Measured on the three development exemplars (session 11, one painted slice, working-like
 resolution, completion against the exemplar's own expert label, before any training):
 mean Dice over organs of the completed label chaos_mr_t2 0.917, acdc_cine 0.745, synapse_ct
-0.49 (13 classes) at beta 64,000; beta 16,000 was lower on all three and 256,000 lower on
-chaos_mr_t2, so the setting is the best common one of a 4x grid. Background voxels kept at
+0.49 (13 classes) at beta 64,000; 4,000 was lower on all three, 16,000 lower on the two where
+it was run (chaos_mr_t2, acdc_cine), 256,000 lower on chaos_mr_t2: the best common setting of
+a 4x grid. Background voxels kept at
 the 0.9 threshold were >= 99.7 % right on all three; organ voxels 96.6 / 75.3 / 89.5 % (cine
 MR: the ventricles' blood pools run on into the atria with no edge between them). End to end
 (``fast``, protocol slice; docs/benchmarks.md, session 11): chaos_mr_t2 0.448 -> 0.691,
@@ -55,8 +56,7 @@ class CompletionSettings:
     label; ~2.8 s per million on a 2-core EPYC): above this, the walk runs on a grid whose
     in-plane pixels are 2 (3, ...) times larger and its probabilities are interpolated back,
     so a long CT with many organs costs about as much as a CHAOS study (a 148-slice synapse_ct
-    exemplar, 14 labels: ~95 s at the working grid, one quarter of that at twice its
-    pixels)."""
+    exemplar, 14 labels: ~95 s at the working grid, ~16 s at twice its pixels)."""
 
     beta: float = 64000.0
     threshold: float = 0.9
