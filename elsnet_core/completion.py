@@ -22,7 +22,7 @@ mean Dice over organs of the completed label chaos_mr_t2 0.917, acdc_cine 0.745,
 it was run (chaos_mr_t2, acdc_cine), 256,000 lower on chaos_mr_t2: the best common setting of
 a 4x grid. Background voxels kept at
 the 0.9 threshold were >= 99.7 % right on all three; organ voxels 96.6 / 75.3 / 89.5 % (cine
-MR: the ventricles' blood pools run on into the atria with no edge between them). End to end
+MR: a thin myocardium, and blood pools that run on into the atria with no edge between). End to end
 (``fast``, protocol slice; docs/benchmarks.md, session 11): chaos_mr_t2 0.448 -> 0.691,
 synapse_ct 8-organ 0.188 -> 0.274, acdc_cine -0.033 / +0.071 over two seeds.
 
