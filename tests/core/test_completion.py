@@ -10,6 +10,7 @@ from elsnet_core.bench import slice_setting_label
 from elsnet_core.completion import CompletionSettings, complete_label
 from elsnet_core.config import make_config
 from elsnet_core.losses import IGNORE
+from elsnet_core.metrics import dice as _dice
 from elsnet_core.preprocess import normalize_intensity
 from tests.core.helpers import CHAOS
 
@@ -34,10 +35,6 @@ def _one_slice(lab: np.ndarray, z: int) -> np.ndarray:
     out = np.full(lab.shape, IGNORE, np.uint8)
     out[z] = lab[z]
     return out
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    return 2 * float((a & b).sum()) / float(a.sum() + b.sum())
 
 
 def test_completion_follows_edges_and_ends_organs_where_the_image_does():
