@@ -505,7 +505,8 @@ def _extend_painted(partial: list[_Study], cfg: ElsnetConfig) -> float:
                    if cfg.slice_propagation_mm > 0 else None)
     completion = (CompletionSettings(beta=cfg.completion_beta,
                                      threshold=cfg.completion_threshold,
-                                     organs=cfg.completion_organs)
+                                     organs=cfg.completion_organs,
+                                     max_label_voxels=cfg.completion_max_label_voxels)
                   if cfg.slice_completion else None)
     for s in partial:
         s.painted = _labels(s)

@@ -162,6 +162,8 @@ class ElsnetConfig:
     completion_beta: float = 64000.0
     completion_threshold: float = 0.9
     completion_organs: bool = True  # keep the walk's organ labels too (else background only)
+    # above this many voxels x labels the walk runs on a coarser in-plane grid (its cost)
+    completion_max_label_voxels: float = 10e6
     cohort_fraction: float = 0.6  # share of stage-1 samples drawn from cohort-warped exemplars
     # synthetic volumes per unlabeled study: its own registration's deformation in the cohort
     # member's appearance, then rescaled deformations in other members' appearances
