@@ -63,6 +63,7 @@ class CompletionSettings:
     tol: float = 1e-3
     organs: bool = True
     max_label_voxels: float = 10e6
+    refine: bool = True
 
 
 def _solver_mode() -> str:
@@ -83,8 +84,6 @@ def complete_label(image: np.ndarray, label: np.ndarray, spacing: tuple[float, f
     organ among the annotated voxels there is nothing to walk between: ``label`` is returned
     unchanged.
     """
-    from skimage.segmentation import random_walker
-
     s = settings or CompletionSettings()
     known = label != IGNORE
     values = np.unique(label[known])
@@ -100,16 +99,15 @@ def complete_label(image: np.ndarray, label: np.ndarray, spacing: tuple[float, f
     seeds[known] = label[known].astype(np.int32) + 1
     step = _inplane_step(label.shape, len(values), s.max_label_voxels)
     if step > 1:
-        data, seeds = _block_mean(data, step), _block_centre(seeds, step)
-        spacing = (spacing[0], spacing[1] * step, spacing[2] * step)
-    with warnings.catch_warnings():
-        # at a high beta the solver's tolerance lets probabilities stray a hair outside
-        # [0, 1]; only their order and the threshold matter here
-        warnings.filterwarnings("ignore", message="The probability range is outside")
-        prob = random_walker(data, seeds, beta=s.beta, mode=_solver_mode(), tol=s.tol,
-                             spacing=tuple(float(v) for v in spacing), return_full_prob=True)
-    if step > 1:  # back onto the working grid; boundary voxels get in-between probabilities
+        coarse_spacing = (spacing[0], spacing[1] * step, spacing[2] * step)
+        prob = _walk(_block_mean(data, step), _block_centre(seeds, step), coarse_spacing, s)
+        # back onto the working grid; boundary voxels get in-between probabilities
         prob = _upsample(prob.astype(np.float32), step, label.shape)
+        if s.refine:
+            seeds = _refine_seeds(seeds, prob, values, s.threshold)
+            prob = _walk(data, seeds, spacing, s)
+    else:
+        prob = _walk(data, seeds, spacing, s)
     # return_full_prob orders the planes by the sorted seed values present
     best = prob.argmax(axis=0)
     conf = np.take_along_axis(prob, best[None], axis=0)[0]
@@ -120,6 +118,34 @@ def complete_label(image: np.ndarray, label: np.ndarray, spacing: tuple[float, f
     kept = float((out != IGNORE).mean())
     log.info("random-walk completion: %.0f%% of the exemplar labelled (%.0f%% painted; "
              "in-plane step %d)", 100 * kept, 100 * float(known.mean()), step)
+    return out
+
+
+def _walk(data: np.ndarray, seeds: np.ndarray, spacing: tuple[float, float, float],
+          s: CompletionSettings) -> np.ndarray:
+    """(L, Z, H, W) probabilities of the seed labels present, in sorted order."""
+    from skimage.segmentation import random_walker
+
+    with warnings.catch_warnings():
+        # at a high beta the solver's tolerance lets probabilities stray a hair outside
+        # [0, 1]; only their order and the threshold matter here
+        warnings.filterwarnings("ignore", message="The probability range is outside")
+        return random_walker(data, seeds, beta=s.beta, mode=_solver_mode(), tol=s.tol,
+                             spacing=tuple(float(v) for v in spacing), return_full_prob=True)
+
+
+def _refine_seeds(seeds: np.ndarray, prob: np.ndarray, values: np.ndarray,
+                  confidence: float) -> np.ndarray:
+    """Seeds for the working-grid walk after a coarse one: the painted voxels, plus every
+    voxel the coarse walk is at least ``confidence`` sure of, shrunk by two voxels per label
+    so that each boundary, and the band around it, is walked again at full resolution."""
+    best = prob.argmax(axis=0)
+    sure = prob.max(axis=0) >= confidence
+    out = seeds.copy()
+    free = seeds == 0
+    for plane, value in enumerate(values):
+        core = ndimage.binary_erosion(sure & (best == plane), iterations=2)
+        out[core & free] = int(value) + 1
     return out
 
 
