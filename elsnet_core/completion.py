@@ -64,6 +64,7 @@ class CompletionSettings:
     organs: bool = True
     max_label_voxels: float = 10e6
     refine: bool = True
+    refine_tolerance: float = 0.1
 
 
 def _solver_mode() -> str:
@@ -100,11 +101,15 @@ def complete_label(image: np.ndarray, label: np.ndarray, spacing: tuple[float, f
     step = _inplane_step(label.shape, len(values), s.max_label_voxels)
     if step > 1:
         coarse_spacing = (spacing[0], spacing[1] * step, spacing[2] * step)
-        prob = _walk(_block_mean(data, step), _block_centre(seeds, step), coarse_spacing, s)
+        coarse = _block_mean(data, step)
+        prob = _walk(coarse, _block_centre(seeds, step), coarse_spacing, s)
         # back onto the working grid; boundary voxels get in-between probabilities
         prob = _upsample(prob.astype(np.float32), step, label.shape)
         if s.refine:
-            seeds = _refine_seeds(seeds, prob, values, s.threshold)
+            # where a voxel differs from its block's mean, the coarse walk saw something
+            # else than is there (a vessel thinner than a block): walk it again
+            seen = np.abs(data - _expand(coarse, step, label.shape)) <= s.refine_tolerance
+            seeds = _refine_seeds(seeds, prob, values, s.threshold, seen)
             prob = _walk(data, seeds, spacing, s)
     else:
         prob = _walk(data, seeds, spacing, s)
@@ -135,12 +140,12 @@ def _walk(data: np.ndarray, seeds: np.ndarray, spacing: tuple[float, float, floa
 
 
 def _refine_seeds(seeds: np.ndarray, prob: np.ndarray, values: np.ndarray,
-                  confidence: float) -> np.ndarray:
+                  confidence: float, seen: np.ndarray) -> np.ndarray:
     """Seeds for the working-grid walk after a coarse one: the painted voxels, plus every
     voxel the coarse walk is at least ``confidence`` sure of, shrunk by two voxels per label
     so that each boundary, and the band around it, is walked again at full resolution."""
     best = prob.argmax(axis=0)
-    sure = prob.max(axis=0) >= confidence
+    sure = (prob.max(axis=0) >= confidence) & seen
     out = seeds.copy()
     free = seeds == 0
     for plane, value in enumerate(values):
@@ -174,6 +179,11 @@ def _block_centre(a: np.ndarray, step: int) -> np.ndarray:
     """The value at (about) the centre of each step x step block (labels: no averaging)."""
     c = step // 2
     return np.ascontiguousarray(_pad_to(a, step)[:, c::step, c::step])
+
+
+def _expand(a: np.ndarray, step: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Block grid -> working grid, every block's value on all its pixels."""
+    return np.repeat(np.repeat(a, step, axis=1), step, axis=2)[:, : shape[1], : shape[2]]
 
 
 def _upsample(prob: np.ndarray, step: int, shape: tuple[int, ...]) -> np.ndarray:
