@@ -99,7 +99,15 @@ def _labels(study: _Study) -> np.ndarray:
 
 
 # numpy's stubs type savez's **kwds as its keyword options; arrays go through Any here
-_savez: Callable[..., None] = np.savez
+_np_savez: Callable[..., None] = np.savez
+
+
+def _savez(path: Path, **arrays: Any) -> None:
+    """np.savez to ``path`` through a temporary file: a crash mid-write leaves no half cache
+    for the resumed run to load."""
+    tmp = path.with_suffix(".tmp.npz")
+    _np_savez(tmp, **arrays)
+    tmp.replace(path)
 
 
 class _Progress:
@@ -286,15 +294,16 @@ def fit(
     report("synthesis", 0.0, message="preprocessed studies", force=True)
     if should_stop():
         raise Cancelled("training cancelled")
+    fingerprint = _fingerprint(cfg, exemplars, unlabeled, seed)
     labelled_share = None
     if partial:
-        labelled_share = _extend_painted(partial, cfg)
+        labelled_share = _extend_painted(
+            partial, cfg, wdir / f"completion_{fingerprint}.npz" if wdir else None)
         report("synthesis", 0.0, message="carried the painted slices into the whole study",
                force=True)
         if should_stop():
             raise Cancelled("training cancelled")
 
-    fingerprint = _fingerprint(cfg, exemplars, unlabeled, seed)
     rng = np.random.default_rng(seed)
 
     # ---- exemplar-guided synthesis from the cohort ------------------------------------
@@ -328,9 +337,7 @@ def fit(
                 arrays = {f"img{i}": a for i, a in enumerate(cohort_imgs)}
                 arrays.update({f"lab{i}": a for i, a in enumerate(cohort_labs)})
                 arrays.update({f"prop{j}": a for j, a in enumerate(propagated)})
-                tmp = cache.with_suffix(".tmp.npz")
-                _savez(tmp, n_samples=np.asarray(len(cohort_imgs)), **arrays)
-                tmp.replace(cache)
+                _savez(cache, n_samples=np.asarray(len(cohort_imgs)), **arrays)
     metrics_synth_s = time.monotonic() - t0
     log.info("preprocessing + synthesis took %.1f s (%d cohort samples)", metrics_synth_s,
              len(cohort_imgs))
@@ -495,11 +502,20 @@ def fit(
     return FitResult(out_dir, meta, metrics, fit_seconds, str(dev), next_slices)
 
 
-def _extend_painted(partial: list[_Study], cfg: ElsnetConfig) -> float:
+def _extend_painted(partial: list[_Study], cfg: ElsnetConfig, cache: Path | None) -> float:
     """Carry the painted slices of slice exemplars into the rest of the study, in place:
     slice-to-slice propagation and/or the random-walk completion, as ``cfg`` says. The label
-    as painted is kept in ``painted`` (stage 2 never overrides it). Returns the mean share
-    of the exemplars' working voxels labelled afterwards."""
+    as painted is kept in ``painted`` (stage 2 never overrides it); the extended labels are
+    kept in ``cache`` for a resumed run (the walk takes up to ~1 min on a long CT). Returns
+    the mean share of the exemplars' working voxels labelled afterwards."""
+    for s in partial:
+        s.painted = _labels(s)
+    if cache is not None and cache.exists():
+        data = np.load(cache)
+        for i, s in enumerate(partial):
+            s.label = data[f"lab{i}"]
+        log.info("resumed the completed slice exemplars from %s", cache)
+        return float(np.mean([(_labels(s) != IGNORE).mean() for s in partial]))
     propagation = (PropagationSettings(max_mm=cfg.slice_propagation_mm,
                                        band_mm_per_10mm=cfg.slice_band_mm_per_10mm)
                    if cfg.slice_propagation_mm > 0 else None)
@@ -509,12 +525,13 @@ def _extend_painted(partial: list[_Study], cfg: ElsnetConfig) -> float:
                                      max_label_voxels=cfg.completion_max_label_voxels)
                   if cfg.slice_completion else None)
     for s in partial:
-        s.painted = _labels(s)
         spacing = (s.spacing[2], s.spacing[0], s.spacing[1])  # (z, row, col) mm
         if propagation is not None:
-            s.label = propagate_slices(s.image, s.painted, spacing, propagation)
+            s.label = propagate_slices(s.image, _labels(s), spacing, propagation)
         if completion is not None:
             s.label = complete_label(s.image, _labels(s), spacing, completion)
+    if cache is not None:
+        _savez(cache, **{f"lab{i}": _labels(s) for i, s in enumerate(partial)})
     return float(np.mean([(_labels(s) != IGNORE).mean() for s in partial]))
 
 

@@ -56,7 +56,17 @@ class CompletionSettings:
     label; ~2.8 s per million on a 2-core EPYC): above this, the walk runs on a grid whose
     in-plane pixels are 2 (3, ...) times larger and its probabilities are interpolated back,
     so a long CT with many organs costs about as much as a CHAOS study (a 148-slice synapse_ct
-    exemplar, 14 labels: ~95 s at the working grid, ~16 s at twice its pixels)."""
+    exemplar, 12 labels on its painted slice: 80-90 s at the working grid, ~17 s at twice its
+    pixels);
+    refine: after a coarse walk, walk again at the working grid with the coarse walk's sure
+    voxels (shrunk by two pixels per label) as extra seeds, so only boundaries and what the
+    coarse grid could not see are solved at full resolution. On that synapse_ct exemplar
+    (session 12, against its expert label): mean organ Dice of the completed label 0.318
+    coarse only, 0.438 refined (~49 s), 0.447 walking the working grid outright (~85 s);
+    aorta coverage 0.31 -> 0.63, liver 0.66 -> 0.94;
+    refine_tolerance: a voxel whose intensity differs from its block's mean by more than this
+    is never seeded from the coarse walk (the block hid something, e.g. a vessel thinner than
+    a block: 0.1 = 40 HU in the CT window)."""
 
     beta: float = 64000.0
     threshold: float = 0.9

@@ -229,3 +229,25 @@ def test_a_slice_exemplar_gets_the_next_slice_to_paint_and_a_whole_one_does_not(
     res2 = fit([whole], [], tmp_path / "m2", preset="tiny", device="cpu",
                overrides={**QUICK, "stage1_iters": 4})
     assert res2.next_slices == {}
+
+
+def test_a_resumed_slice_fit_reuses_the_completed_exemplar(tmp_path, monkeypatch):
+    aff = np.diag([2.0, 2.0, 5.0, 1.0])
+    img, lab = blob_case(shape=(40, 36, 12), seed=0)
+    one = np.full(lab.shape, 255, np.uint8)
+    one[:, :, 5] = lab[:, :, 5]
+    ex = write_case(tmp_path / "data", "ex", img, one, aff)
+    work = tmp_path / "work"
+    ov = {**QUICK, "stage1_iters": 4, "stage2": False}
+    first = fit([ex], [], tmp_path / "m", preset="tiny", device="cpu", work_dir=work,
+                overrides=ov)
+    assert len(list(work.glob("completion_*.npz"))) == 1
+
+    def walk_again(*args, **kwargs):
+        raise AssertionError("the resumed run walked the exemplar again")
+
+    monkeypatch.setattr("elsnet_core.api.complete_label", walk_again)
+    again = fit([ex], [], tmp_path / "m", preset="tiny", device="cpu", work_dir=work,
+                overrides=ov)
+    share = first.metrics["slice_exemplar_labelled_fraction"]
+    assert 0.5 < share == again.metrics["slice_exemplar_labelled_fraction"]
