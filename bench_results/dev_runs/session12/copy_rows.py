@@ -6,6 +6,8 @@ Run from the repository root.
 
 - synapse_ct `elsnet`: synapse_slice_refine2.json (24b155a, the refining walk; b9ebc31, the
   final code, differs only in caching the completed label for a resumed run).
+- synapse_ct `elsnet_no_completion`: synapse_slice_nocompl.json (b9ebc31); the three
+  ablations: synapse_slice_abl.json (b9ebc31).
 - chaos_mr_t2 `elsnet`, `elsnet_no_completion`, `elsnet_no_cohort_synthesis`,
   `elsnet_no_contrastive`, `elsnet_no_stage2`: chaos_slice.json (b9ebc31; CHAOS walks its
   working grid outright, unchanged this session).
@@ -17,8 +19,11 @@ from pathlib import Path
 D = Path("bench_results/dev_runs/session12")
 CHAOS_ROWS = ("elsnet", "elsnet_no_completion", "elsnet_no_cohort_synthesis",
               "elsnet_no_contrastive", "elsnet_no_stage2")
+SYNAPSE_ABLATIONS = ("elsnet_no_cohort_synthesis", "elsnet_no_contrastive", "elsnet_no_stage2")
 SOURCES = {
-    "synapse_ct": [(D / "synapse_slice_refine2.json", "elsnet")],
+    "synapse_ct": [(D / "synapse_slice_refine2.json", "elsnet"),
+                   (D / "synapse_slice_nocompl.json", "elsnet_no_completion")]
+    + [(D / "synapse_slice_abl.json", m) for m in SYNAPSE_ABLATIONS],
     "chaos_mr_t2": [(D / "chaos_slice.json", m) for m in CHAOS_ROWS],
     "acdc_cine": [(D / "acdc_slice.json", m) for m in ("elsnet", "elsnet_no_completion")],
 }
