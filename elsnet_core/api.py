@@ -329,7 +329,7 @@ def fit(
             samples, propagated = cohort_bank(
                 ex0.image, _labels(ex0), [u.image for u in unl], [u.spacing for u in unl],
                 ex0.spacing, n_classes, rng, iterations=cfg.reg_iterations, coarse_mm=cfg.reg_coarse_mm,
-                per_organ_intensity=cfg.organ_intensity,
+                affine_mode=cfg.reg_affine, per_organ_intensity=cfg.organ_intensity,
                 styles_per_target=cfg.cohort_samples_per_study, on_step=on_step)
             cohort_imgs = [s.image for s in samples]
             cohort_labs = [s.label for s in samples]

@@ -153,6 +153,7 @@ class ElsnetConfig:
     # --- synthesis -----------------------------------------------------------------------
     reg_iterations: int = 20  # demons iterations per level (coarse grid)
     reg_coarse_mm: float = 6.0  # registration grid spacing (mm; thick slices stay native)
+    reg_affine: str = "affine"  # cohort registration's linear stage: affine | similarity | guarded
     organ_intensity: bool = True  # remap intensities organ by organ (else body-wide only)
     # slice setting: carry painted slices this far through the exemplar by 2D demons before
     # synthesis (elsnet_core.propagation; 0 = off). Off: at 20 mm it did not help on

@@ -322,10 +322,26 @@ def _best_slice_axis_start(fixed: sitk.Image, moving: sitk.Image, seed: int) -> 
     return best
 
 
+AFFINE_MODES = ("affine", "similarity", "guarded")
+_GUARD_RATIO = 1.25
+
+
+def _scales(matrix: Sequence[float]) -> np.ndarray:
+    """Singular values (scale factors) of a 3x3 matrix given row-major."""
+    return np.linalg.svd(np.asarray(matrix, dtype=float).reshape(3, 3), compute_uv=False)
+
+
 def _affine_stage(
-    fixed: sitk.Image, moving: sitk.Image, iterations: int, seed: int
+    fixed: sitk.Image, moving: sitk.Image, iterations: int, seed: int, mode: str = "affine"
 ) -> tuple[sitk.AffineTransform, float]:
-    """Moments-initialised similarity then affine registration (Mattes MI, 2 levels)."""
+    """Moments-initialised similarity then affine registration (Mattes MI, 2 levels).
+
+    ``mode``: "affine" keeps the affine result; "similarity" stops after the similarity stage
+    (one isotropic scale); "guarded" keeps the affine unless its scales differ from each other
+    or from the similarity's scale by more than 1.25x, then falls back to the similarity. On
+    partial slabs (CHAOS) the unguarded affine stretches the exemplar along z (see
+    docs/benchmarks.md, session 9).
+    """
     init = _best_slice_axis_start(fixed, moving, seed)
 
     def run(initial: sitk.Transform, scales_from_shift: bool) -> tuple[sitk.Transform, float]:
@@ -350,7 +366,7 @@ def _affine_stage(
         out = reg.Execute(fixed, moving)
         return out, float(reg.GetMetricValue())
 
-    sim, _ = run(init, True)
+    sim, sim_metric = run(init, True)
     if isinstance(sim, sitk.CompositeTransform):
         sim = sim.GetNthTransform(0)
     sim = sitk.Similarity3DTransform(sim)
@@ -358,10 +374,17 @@ def _affine_stage(
     aff.SetCenter(sim.GetCenter())
     aff.SetMatrix(sim.GetMatrix())
     aff.SetTranslation(sim.GetTranslation())
+    if mode == "similarity":
+        return aff, sim_metric
     out, metric = run(aff, True)
     if isinstance(out, sitk.CompositeTransform):
         out = out.GetNthTransform(0)
-    return sitk.AffineTransform(out), metric
+    out = sitk.AffineTransform(out)
+    if mode == "guarded":
+        sv, ss = _scales(out.GetMatrix()), float(_scales(sim.GetMatrix())[0])
+        if max(sv.max() / sv.min(), sv.max() / ss, ss / sv.min()) > _GUARD_RATIO:
+            return aff, sim_metric
+    return out, metric
 
 
 def register(
@@ -378,6 +401,7 @@ def register(
     normalise: bool = True,
     threads: int | None = None,
     seed: int = 0,
+    affine_mode: str = "affine",
 ) -> RegistrationResult:
     """Register ``moving`` onto ``fixed``: moments init -> similarity -> affine -> demons.
 
@@ -394,6 +418,9 @@ def register(
         normalise: robust percentile normalisation of both volumes first (set False only
             for volumes already on a common [0, 1] scale).
         threads: SimpleITK threads for this call (None = keep the global default).
+        affine_mode: "affine" (default), "similarity" (no anisotropic scaling or shear) or
+            "guarded" (affine unless it scales > 1.25x apart from the similarity); see
+            ``_affine_stage``.
         seed: seed of the metric sampling: the same seed gives the same result (checked at
             2 threads by tests/core/test_registration.py; 1 and 2 threads gave identical
             fields on a CHAOS pair).
@@ -408,6 +435,8 @@ def register(
         raise ValueError(f"expected 3D (X, Y, Z) volumes, got {fixed.shape} and {moving.shape}")
     if len(fixed_spacing) != 3 or len(moving_spacing) != 3:
         raise ValueError("spacings must have 3 entries (sx, sy, sz) in mm")
+    if affine_mode not in AFFINE_MODES:
+        raise ValueError(f"affine_mode must be one of {AFFINE_MODES}, got {affine_mode!r}")
     prev_threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     if threads is not None:
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(int(threads))
@@ -423,7 +452,7 @@ def register(
         # (about +0.15 s per CHAOS pair on 2 cores), so it always runs single-threaded.
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
         try:
-            affine, metric = _affine_stage(f_img, m_img, affine_iterations, seed)
+            affine, metric = _affine_stage(f_img, m_img, affine_iterations, seed, affine_mode)
         finally:
             sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(
                 int(threads) if threads is not None else prev_threads

@@ -325,6 +325,7 @@ def cohort_bank(ex_img: np.ndarray, ex_lab: np.ndarray, studies: list[np.ndarray
                 spacing: list[tuple[float, float, float]], ex_spacing: tuple[float, float, float],
                 n_classes: int, gen: np.random.Generator, *, iterations: int = 20,
                 coarse_mm: float = 6.0,
+                affine_mode: str = "affine",
                 styles_per_target: int = 2,
                 per_organ_intensity: bool = True,
                 on_step: Callable[[int, int], None] | None = None,
@@ -345,7 +346,8 @@ def cohort_bank(ex_img: np.ndarray, ex_lab: np.ndarray, studies: list[np.ndarray
         fixed = np.ascontiguousarray(np.transpose(st, (1, 2, 0)))
         try:
             res = reg(fixed, ex_xyz, spacing[j], ex_spacing, deformable=True,
-                      iterations=iterations, coarse_spacing_mm=coarse_mm)
+                      iterations=iterations, coarse_spacing_mm=coarse_mm,
+                      affine_mode=affine_mode)
             warped_lab = np.asarray(res.warp(lab_xyz, order=0))
         except (RuntimeError, ValueError) as exc:  # e.g. a single-slice study
             log.warning("registration to study %d failed (%s); no cohort samples from it", j, exc)

@@ -151,3 +151,31 @@ def test_register_refuses_a_negative_seed(pair) -> None:
     fixed_img, _, moving_img, _ = pair
     with pytest.raises(ValueError, match="seed"):
         register(fixed_img, moving_img, SPACING, SPACING, deformable=False, seed=-1)
+
+
+@pytest.fixture(scope="module")
+def stretched_pair():
+    """Moving = fixed's phantom 1.6x taller along z (a partial slab seen at another height)."""
+    fixed_img, _ = _phantom((48, 44, 24), (48.0, 44.0, 36.0), (30.0, 24.0, 18.0))
+    moving_img, _ = _phantom((48, 44, 36), (48.0, 44.0, 54.0), (30.0, 24.0, 29.0))
+    return fixed_img, moving_img
+
+
+@pytest.mark.parametrize("mode", ["affine", "similarity", "guarded"])
+def test_affine_mode_limits_anisotropic_scaling(stretched_pair, mode: str) -> None:
+    fixed_img, moving_img = stretched_pair
+    res = register(fixed_img, moving_img, SPACING, SPACING, deformable=False,
+                   coarse_spacing_mm=2.0, threads=1, affine_mode=mode)
+    sv = np.linalg.svd(res.affine_matrix[:3, :3], compute_uv=False)
+    if mode == "affine":
+        # the free affine recovers the stretch: one axis scaled well apart from the others
+        assert sv.max() / sv.min() > 1.3
+    else:
+        # similarity (and the guard, which falls back to it here): one isotropic scale
+        assert sv.max() / sv.min() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_register_refuses_an_unknown_affine_mode(pair) -> None:
+    fixed_img, _, moving_img, _ = pair
+    with pytest.raises(ValueError, match="affine_mode"):
+        register(fixed_img, moving_img, SPACING, SPACING, affine_mode="rigid")
