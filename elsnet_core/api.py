@@ -139,11 +139,22 @@ class _Progress:
                                     eta, dict(metrics or {}), message))
 
 
-def _fingerprint(cfg: ElsnetConfig, exemplars, unlabeled, seed: int) -> str:
+def _fingerprint(cfg: ElsnetConfig, studies: list[_Study], seed: int) -> str:
+    """Key of a fit's resumable work (caches, checkpoint): config, seed and the studies' content.
+
+    Hashes the preprocessed working volumes and labels, not the file paths, so a file replaced
+    at the same path (a corrected annotation) never resumes from the old one's work.
+    """
     h = hashlib.sha256()
     h.update(cfg.to_json().encode())
-    for item in [*exemplars, *unlabeled, seed]:
-        h.update(repr(item).encode())
+    h.update(str(seed).encode())
+    for st in studies:
+        for arr in (st.image, st.label):
+            if arr is None:
+                h.update(b"none")
+                continue
+            h.update(repr((arr.shape, str(arr.dtype))).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()[:16]
 
 
@@ -294,7 +305,7 @@ def fit(
     report("synthesis", 0.0, message="preprocessed studies", force=True)
     if should_stop():
         raise Cancelled("training cancelled")
-    fingerprint = _fingerprint(cfg, exemplars, unlabeled, seed)
+    fingerprint = _fingerprint(cfg, [*exs, *unl], seed)
     labelled_share = None
     if partial:
         labelled_share = _extend_painted(

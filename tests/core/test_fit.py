@@ -251,3 +251,9 @@ def test_a_resumed_slice_fit_reuses_the_completed_exemplar(tmp_path, monkeypatch
                 overrides=ov)
     share = first.metrics["slice_exemplar_labelled_fraction"]
     assert 0.5 < share == again.metrics["slice_exemplar_labelled_fraction"]
+    # a corrected annotation saved at the same path is new work: it is walked, not resumed
+    one[:, :, 5] = 0
+    one[:, :, 6] = lab[:, :, 6]
+    write_case(tmp_path / "data", "ex", img, one, aff)
+    with pytest.raises(AssertionError, match="walked the exemplar again"):
+        fit([ex], [], tmp_path / "m", preset="tiny", device="cpu", work_dir=work, overrides=ov)
