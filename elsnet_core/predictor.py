@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
 from elsnet_core.artifact import Plan, load_model
@@ -41,25 +42,45 @@ def context_stack(volume: np.ndarray, context: int) -> np.ndarray:
     return volume[idx]
 
 
+def _scaled_size(size: int, factor: float, multiple: int = 16) -> int:
+    """In-plane size for a test-time zoom by ``factor``, a multiple of the U-Net's stride."""
+    return max(multiple, round(size * factor / multiple) * multiple)
+
+
 @torch.no_grad()
 def infer_probs(model: torch.nn.Module, volume: np.ndarray, context: int, device: torch.device,
-                *, tta: bool = False, amp: bool = True, batch: int = 16) -> torch.Tensor:
+                *, tta: bool = False, amp: bool = True, batch: int = 16,
+                scales: tuple[float, ...] = ()) -> torch.Tensor:
     """Class probabilities of a working volume.
 
     volume: (Z, S, S) float32 in [0, 1]. Returns (Z, C, S, S) float32 on CPU.
     TTA averages the plain prediction with the one on the slice-order-reversed context
     (trained for; in-plane mirror flips are NOT used since they swap left/right organs).
+    ``scales``: extra in-plane zoom factors (e.g. 0.875, 1.125: within the training's scale
+    augmentation); each is predicted on the zoomed slices, resampled back and averaged in.
     """
     model.eval()
     x_all = torch.from_numpy(np.ascontiguousarray(context_stack(volume, context))).float()
-    out = []
-    for s in range(0, x_all.shape[0], batch):
-        x = x_all[s : s + batch].to(device)
+    size = tuple(x_all.shape[-2:])
+
+    def probs(x: torch.Tensor) -> torch.Tensor:
         with autocast_ctx(device, amp):
             p = model(x).float().softmax(dim=1)
             if tta and context > 0:
                 p = 0.5 * (p + model(x.flip(1)).float().softmax(dim=1))
-        out.append(p.cpu())
+        return p
+
+    out = []
+    for s in range(0, x_all.shape[0], batch):
+        x = x_all[s : s + batch].to(device)
+        p = probs(x)
+        for f in scales:
+            zoomed = (_scaled_size(size[0], f), _scaled_size(size[1], f))
+            if zoomed == size:
+                continue
+            xs = F.interpolate(x, size=zoomed, mode="bilinear", align_corners=False)
+            p = p + F.interpolate(probs(xs), size=size, mode="bilinear", align_corners=False)
+        out.append((p / p.sum(dim=1, keepdim=True)).cpu())
     return torch.cat(out)
 
 
