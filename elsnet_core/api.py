@@ -73,7 +73,10 @@ class ProgressEvent:
 class FitResult:
     """What ``fit`` made. next_slices: for each exemplar painted on a few slices only (index
     into ``exemplars``), the slice to paint next (:func:`elsnet_core.exemplar.suggest_next_slice`
-    on the trained model's prediction of that study); absent when no stretch is long enough."""
+    on the trained model's prediction of that study); absent when no stretch is long enough.
+    completed_labels: for the same exemplars, the label map stage 1 trained on -- the painted
+    slices carried into the whole study (random-walk completion) -- on the exemplar image's own
+    grid, (X, Y, Z) uint8, 255 where the completion was not sure; the painted voxels as painted."""
 
     model_dir: Path
     config: dict[str, Any]
@@ -81,6 +84,7 @@ class FitResult:
     fit_seconds: float
     device: str
     next_slices: dict[int, SliceSuggestion] = field(default_factory=dict)
+    completed_labels: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,6 +93,7 @@ class _Study:
     label: np.ndarray | None  # working (Z, S, S) uint8 or None
     spacing: tuple[float, float, float]  # working (i, j, z) mm
     painted: np.ndarray | None = None  # slice setting: the label as painted, before extension
+    grid: WorkingGrid | None = None  # the study's working grid (maps results back to its own)
 
 
 def _labels(study: _Study) -> np.ndarray:
@@ -287,7 +292,8 @@ def fit(
             # outside the original field of view the label is unknown, not background
             work_lab = grid.to_working(lab.astype(np.float32), nearest=True, fill=IGNORE)
             work_lab = work_lab.round().astype(np.uint8)
-        return _Study(grid.to_working(norm), work_lab, grid.working_spacing(vol.spacing[2]))
+        return _Study(grid.to_working(norm), work_lab, grid.working_spacing(vol.spacing[2]),
+                      grid=grid)
 
     exs = [to_study(v, lab) for v, lab in zip(ex_vols, ex_labs, strict=True)]
     unl = [to_study(load_volume(p)) for p in unlabeled]
@@ -502,6 +508,7 @@ def fit(
         report("train_stage2", 1.0, force=True)
 
     next_slices = _next_slices(model, cfg, plan, exemplars, ex_labs, dev)
+    completed = _completed_labels(exs, ex_labs)
     fit_seconds = time.monotonic() - t0
     metrics["fit_seconds"] = fit_seconds
     names = {c: f"class_{c}" for c in range(1, n_classes)}
@@ -510,7 +517,20 @@ def fit(
     if ckpt_path is not None:
         checkpoint("done")(0)
     meta = json.loads((out_dir / "config.json").read_text())
-    return FitResult(out_dir, meta, metrics, fit_seconds, str(dev), next_slices)
+    return FitResult(out_dir, meta, metrics, fit_seconds, str(dev), next_slices, completed)
+
+
+def _completed_labels(exs: list[_Study], painted: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """The extended labels of the slice exemplars on their own grids (``FitResult``)."""
+    out: dict[int, np.ndarray] = {}
+    for i, (st, lab) in enumerate(zip(exs, painted, strict=True)):
+        if st.painted is None or st.grid is None:
+            continue  # a whole-volume exemplar: trained on as given
+        full = st.grid.labels_to_original(_labels(st))
+        known = lab != IGNORE
+        full[known] = lab[known]
+        out[i] = full
+    return out
 
 
 def _extend_painted(partial: list[_Study], cfg: ElsnetConfig, cache: Path | None) -> float:

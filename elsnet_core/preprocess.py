@@ -199,6 +199,32 @@ class WorkingGrid:
         return (np.ascontiguousarray(self.canon.inverse(labels)),
                 np.ascontiguousarray(self.canon.inverse(conf)))
 
+    def labels_to_original(self, labels: np.ndarray, fill: int = 255, chunk: int = 8
+                           ) -> np.ndarray:
+        """A working-grid label map (Z, size, size) uint8 -> the original grid (X, Y, Z) uint8.
+
+        Each value is resampled as its own indicator (bilinear) and every voxel takes the value
+        of largest weight, so boundaries follow the working grid's resolution without the
+        staircase of nearest-neighbour lookup. Voxels outside the working window get ``fill``.
+        """
+        values = np.unique(labels)
+        lut = torch.from_numpy(values.astype(np.int64))
+        a_n, b_n = self._canon_shape()
+        z_n = labels.shape[0]
+        out = np.full((a_n, b_n, z_n), fill, dtype=np.uint8)
+        base = self._inverse_grid()[None]
+        index = torch.from_numpy(np.searchsorted(values, labels).astype(np.int64))
+        for z0 in range(0, z_n, chunk):
+            part = index[z0 : z0 + chunk]
+            onehot = F.one_hot(part, len(values)).permute(0, 3, 1, 2).float()
+            grid = base.expand(onehot.shape[0], -1, -1, -1)
+            q = F.grid_sample(onehot, grid, mode="bilinear", padding_mode="zeros",
+                              align_corners=True)
+            weight, arg = q.max(dim=1)
+            lab = torch.where(weight > 0.25, lut[arg], torch.tensor(fill))
+            out[:, :, z0 : z0 + chunk] = lab.permute(1, 2, 0).numpy().astype(np.uint8)
+        return np.ascontiguousarray(self.canon.inverse(out))
+
     def working_spacing(self, z_mm: float) -> tuple[float, float, float]:
         """Spacing in mm of the working volume axes (i, j, z)."""
         return (self.pixel_mm, self.pixel_mm, z_mm)

@@ -225,10 +225,20 @@ def test_a_slice_exemplar_gets_the_next_slice_to_paint_and_a_whole_one_does_not(
     assert suggest_next_slice(pred, one, 5.0) == sug
     # the random-walk completion labelled most of the exemplar before training (1/12 painted)
     assert res.metrics["slice_exemplar_labelled_fraction"] > 0.5
+    # ... and fit hands that label back on the exemplar's own grid: the painted slice as
+    # painted, the blobs found on the slices nobody painted
+    assert set(res.completed_labels) == {0}
+    done = res.completed_labels[0]
+    assert done.shape == lab.shape and done.dtype == np.uint8
+    np.testing.assert_array_equal(done[:, :, 2], lab[:, :, 2])
+    far = [k for k in range(12) if k != 2]
+    for organ in (1, 2):
+        truth, got = lab[:, :, far] == organ, done[:, :, far] == organ
+        assert 2 * (truth & got).sum() / (truth.sum() + got.sum()) > 0.6, organ
     whole = write_case(tmp_path / "data", "ex_whole", img, lab, aff)
     res2 = fit([whole], [], tmp_path / "m2", preset="tiny", device="cpu",
                overrides={**QUICK, "stage1_iters": 4})
-    assert res2.next_slices == {}
+    assert res2.next_slices == {} and res2.completed_labels == {}
 
 
 def test_a_resumed_slice_fit_reuses_the_completed_exemplar(tmp_path, monkeypatch):

@@ -75,6 +75,26 @@ def test_label_round_trip_through_working_grid():
     assert back.shape == label.shape
     np.testing.assert_array_equal(back, label)
     assert conf.shape == label.shape
+    # a label map with "not annotated" (255) and gaps in its values comes back the same way
+    sparse = np.where(label == 2, 7, label).astype(np.uint8)
+    sparse[:, :, 0] = 255
+    work = grid.to_working(sparse.astype(np.float32), nearest=True, fill=255)
+    np.testing.assert_array_equal(grid.labels_to_original(work.round().astype(np.uint8)), sparse)
+
+
+def test_labels_outside_the_working_window_are_filled():
+    image, label = blob_case(shape=(40, 36, 6))
+    aff = oblique_affine(spacing=(1.5, 1.5, 4.0))
+    # a 16-pixel window at the native pixel size, pixel centres on voxel centres, sees only
+    # the middle of the study
+    planned = WorkingGrid.plan(aff, image.shape, normalize_intensity(image, "MR"), 16, 1.5)
+    grid = WorkingGrid(planned.shape, planned.canon, (20.5, 17.5), (1.0, 1.0), 16, 1.5)
+    work = grid.to_working(label.astype(np.float32), nearest=True).round().astype(np.uint8)
+    back = grid.labels_to_original(work, fill=255)
+    assert back.shape == label.shape
+    inside = back != 255
+    assert 0 < inside.mean() < 0.5
+    np.testing.assert_array_equal(back[inside], label[inside])
 
 
 def test_canon_inverse_is_exact():
