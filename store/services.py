@@ -195,6 +195,36 @@ def pick_mask(session: Session, project: Project, study: Study, model_id: str | 
     return mask
 
 
+def completion_key(model_id: str, study_id: str) -> str:
+    """Object key of the label a model trained on for an exemplar annotated on a few slices:
+    the painted slices carried into the whole study (random-walk completion), 255 = unsure."""
+    return f"models/{model_id}/completion/{study_id}.nii.gz"
+
+
+def pick_completion(session: Session, project: Project, study: Study, model_id: str | None) -> Model:
+    """The model whose training completed ``study``'s slice annotation (given, else newest)."""
+    if model_id:
+        model = session.get(Model, model_id)
+        if model is None or model.project_id != project.id:
+            raise NotFound(f"model {model_id} not found in project {project.id}")
+        if study.id not in (model.metrics or {}).get("completed_exemplars", []):
+            raise NotFound(
+                f"model {model_id} did not complete study {study.id}: only exemplars annotated on "
+                "some slices (not every slice) are completed, by the training that used them"
+            )
+        return model
+    for model in session.scalars(
+        select(Model).where(Model.project_id == project.id).order_by(Model.created_at.desc())
+    ):
+        if study.id in (model.metrics or {}).get("completed_exemplars", []):
+            return model
+    raise NotFound(
+        f"no training has completed a slice annotation of study {study.id} yet: annotate one or a "
+        f"few of its slices (PUT .../studies/{study.id}/annotation) and train "
+        f"(POST /api/v1/projects/{project.id}/jobs)"
+    )
+
+
 def latest_mask(session: Session, study: Study) -> Mask | None:
     return session.scalar(select(Mask).where(Mask.study_id == study.id).order_by(Mask.created_at.desc()))
 

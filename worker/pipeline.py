@@ -9,11 +9,13 @@ import socket
 import tarfile
 import time
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from store import services
 from store.db import session_scope
 from store.errors import NotFound
 from store.jobs import TERMINAL, add_event, claim
@@ -198,6 +200,7 @@ def _train(job_id: str, work: Path, reporter: JobReporter) -> None:
         tar.add(model_dir, arcname="model")
     key = f"models/{model_id}/model.tar.gz"
     get_store().put_file(key, archive)
+    completed = _store_completions(model_id, result.completed_labels, exemplars, inputs)
     with session_scope() as s:
         job = s.get(Job, job_id)
         assert job is not None
@@ -206,13 +209,29 @@ def _train(job_id: str, work: Path, reporter: JobReporter) -> None:
                 id=model_id, project_id=job.project_id, job_id=job_id, artifact_key=key,
                 config=_jsonable(result.config),
                 metrics={**_jsonable(result.metrics), "fit_seconds": float(result.fit_seconds), "device": str(result.device),
-                         "next_slice_to_paint": _next_slices(result.next_slices, exemplars)},
+                         "next_slice_to_paint": _next_slices(result.next_slices, exemplars),
+                         "completed_exemplars": completed},
                 exemplar_study_ids=[st.id for st in exemplars],
             )
         )
         job.model_id = model_id
     reporter.span = (0.9, 1.0)
     _segment(job_id, model_id, model_dir, [st.id for st in studies], work, reporter)
+
+
+def _store_completions(model_id: str, labels: dict, exemplars: list[Study], inputs: Path) -> list[str]:
+    """Upload fit's completed slice exemplars (on each study's own grid); their study ids."""
+    import nibabel as nib
+
+    done = []
+    for i, lab in sorted(labels.items()):
+        st = exemplars[i]
+        affine = cast(nib.Nifti1Image, nib.load(str(inputs / f"{st.id}.nii.gz"))).affine
+        path = inputs / f"{st.id}_completion.nii.gz"
+        save_label_map(np.asarray(lab), affine, path)
+        get_store().put_file(services.completion_key(model_id, st.id), path)
+        done.append(st.id)
+    return done
 
 
 def _next_slices(suggestions: dict, exemplars: list[Study]) -> list[dict]:

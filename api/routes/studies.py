@@ -199,6 +199,23 @@ def get_mask(
     return resp
 
 
+@router.get("/{study_id}/completion", response_class=FileResponse)
+def get_completion(
+    project: ProjectDep,
+    study_id: str,
+    session: SessionDep,
+    model: Annotated[str | None, Query(description="model version id (default: the newest that completed it)")] = None,
+) -> Response:
+    """What a training made of this exemplar's painted slices: the label map it trained on, the
+    painted voxels as painted and the rest of the study labelled by the random-walk completion
+    where it was sure (255 = left unlabelled). NIfTI on the study's grid; X-Model-Id says whose."""
+    study = services.get_study(session, project, study_id)
+    chosen = services.pick_completion(session, project, study, model)
+    resp = _object_response(services.completion_key(chosen.id, study.id), f"{study.name}_completion.nii.gz")
+    resp.headers.update({"X-Model-Id": chosen.id})
+    return resp
+
+
 @router.get("/{study_id}/thumbnail.png", response_class=Response)
 def thumbnail(
     project: ProjectDep, study_id: str, session: SessionDep, mask: Annotated[bool, Query()] = False,

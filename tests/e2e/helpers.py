@@ -56,6 +56,11 @@ class Api:
         assert r.status_code == 200, r.text
         return nib.Nifti1Image.from_bytes(gzip.decompress(r.content))
 
+    def completion(self, pid: str, sid: str) -> nib.Nifti1Image:
+        r = self.c.get(f"/api/v1/projects/{pid}/studies/{sid}/completion")
+        assert r.status_code == 200, r.text
+        return nib.Nifti1Image.from_bytes(gzip.decompress(r.content))
+
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
     s = int(a.sum()) + int(b.sum())

@@ -125,6 +125,23 @@ def test_embedded_default_flow_slice_exemplar(tmp_path: Path) -> None:
         lo, hi = sug["organ_extent"]
         assert sug["study_id"] == ex["id"] and 0 <= lo <= sug["slice"] <= hi < n_slices
         assert sug["slice"] != painted and sug["gap_mm"] >= 20.0
+        # what the training made of the one painted slice: the label it trained on, on the
+        # exemplar's grid, the painted slice as painted, the organs found on other slices
+        assert model["metrics"]["completed_exemplars"] == [ex["id"]]
+        done_img = api.completion(pid, ex["id"])
+        done_lab = np.asanyarray(done_img.dataobj)
+        truth = np.asanyarray(nib.load(str(ex_lab)).dataobj)
+        assert done_lab.shape == truth.shape
+        np.testing.assert_allclose(done_img.affine, nib.load(str(ex_img)).affine, atol=1e-5)
+        np.testing.assert_array_equal(done_lab[:, :, painted], truth[:, :, painted])
+        others = np.delete(np.arange(truth.shape[2]), painted)
+        got, want = done_lab[:, :, others], truth[:, :, others]
+        organs = [c for c in np.unique(truth[:, :, painted]) if c != 0]
+        overlaps = [dice(got == c, want == c) for c in organs]
+        print(f"completion Dice on the unpainted slices per organ {overlaps}")
+        assert float(np.mean(overlaps)) > 0.5, overlaps
+        missing = client.get(f"/api/v1/projects/{pid}/studies/{other['id']}/completion")
+        assert missing.status_code == 404 and "annotate" in missing.json()["detail"]
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)
