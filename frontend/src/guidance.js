@@ -34,3 +34,16 @@ export function trainingDoneHint(model, studies) {
   const parts = list.filter((x) => Number.isInteger(x?.slice)).map((x) => `slice ${x.slice + 1} of ${name(x.study_id)}`)
   return parts.length ? `To improve the model most, paint ${parts.join(' and ')} next (Annotate, then "Go to slice").` : ''
 }
+
+/** The newest training's completion of this study's painted slices: {model_id} or null.
+ * model.metrics.completed_exemplars lists the studies whose few painted slices that training
+ * carried into the whole study (GET .../studies/{id}/completion serves the label). A newer model
+ * trained on the study without completing it (annotated on every slice now) hides older ones. */
+export function completionFor(models, studyId) {
+  const newest = [...(models ?? [])].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))
+  for (const m of newest) {
+    if ((m?.metrics?.completed_exemplars ?? []).includes(studyId)) return { model_id: m.id }
+    if ((m?.exemplar_study_ids ?? []).includes(studyId)) return null
+  }
+  return null
+}

@@ -7,7 +7,7 @@ import { niftiLabelMap, gzip } from './nifti.js'
 import { $, $$, h, P, state, showMessage, showError, guarded, short } from './ui.js'
 import { showTab } from './project.js'
 import { renderStudies, refreshStudies } from './cohort.js'
-import { nextSliceFor, nextSliceText } from './guidance.js'
+import { completionFor, nextSliceFor, nextSliceText } from './guidance.js'
 
 // ---------------------------------------------------------------- viewer
 export let viewer = null
@@ -35,6 +35,7 @@ export function closeViewerStudy() {
   $('#viewer-title').textContent = 'No study open'
   $('#viewer-empty').hidden = false
   renderNextSlice()
+  renderCompletion()
 }
 
 export function confirmDiscard() {
@@ -85,6 +86,7 @@ export async function openStudy(s, mode = 'review') {
     } else setOverlaySource('none')
     renderStudies()
     renderNextSlice()
+    renderCompletion()
     $('#canvas-wrap').focus()
   } catch (e) {
     showError(e, `Opening ${s.name}`)
@@ -220,7 +222,7 @@ export function startEditing(from) {
 
 $('#annot-edit').addEventListener('click', async () => {
   if (!state.study) return showMessage('Open a study first.', 'error')
-  if (state.overlaySource === 'mask') {
+  if (state.overlaySource === 'mask' || state.overlaySource === 'completion') {
     // painting the exemplar starts from the saved annotation (if any), not from the mask
     if (state.study.is_exemplar) await loadAnnotationInto(state.study)
     else state.editor.clearAll()
@@ -291,16 +293,37 @@ export function renderNextSlice() {
   box.dataset.painted = String(painted)
   $('#next-slice-go').textContent = `Go to slice ${s.slice + 1}`
 }
+// ---- what the last training made of the painted slices (random-walk completion, read-only)
+export function renderCompletion() {
+  const c = state.study ? completionFor(state.models, state.study.id) : null
+  const btn = $('#show-completion')
+  btn.hidden = !c || state.editing
+  btn.dataset.model = c?.model_id ?? ''
+}
+$('#show-completion').addEventListener('click', async () => {
+  const s = state.study
+  const modelId = $('#show-completion').dataset.model
+  if (!s || !modelId) return
+  await guarded('Loading the completed annotation', async () => {
+    const values = await fetchLabelVoxels(`${P(state.project.id)}/studies/${s.id}/completion?model=${encodeURIComponent(modelId)}`, 'completion.nii.gz')
+    state.editor.loadLabels(values)
+    state.editor.dirty = false
+    const shown = values.reduce((n, v) => n + (v > 0 && v < 255 ? 1 : 0), 0)
+    setOverlaySource('completion', `what training ${short(modelId)} learnt from: the painted slices carried through the study (${shown} organ voxels; unsure voxels not shown)`)
+  })
+})
+
 $('#next-slice-go').addEventListener('click', () => {
   const k = Number($('#next-slice').dataset.slice)
   if (!viewer?.back || !Number.isInteger(k)) return
   viewer.goToSlice(k)
   $('#canvas-wrap').focus()
 })
-document.addEventListener('models-changed', () => renderNextSlice())
+document.addEventListener('models-changed', () => { renderNextSlice(); renderCompletion() })
 
 export function renderAnnotSummary() {
   renderNextSlice()
+  renderCompletion()
   const ed = state.editor
   if (!ed || !state.editing) return
   const t = ed.touchedSlices()

@@ -1,7 +1,7 @@
 // Unit tests for the next-slice guidance (node --test; no browser needed).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { nextSliceFor, nextSliceText, trainingDoneHint } from '../src/guidance.js'
+import { completionFor, nextSliceFor, nextSliceText, trainingDoneHint } from '../src/guidance.js'
 
 const model = (id, created, exemplars, next) => ({ id, created_at: created, exemplar_study_ids: exemplars, metrics: next ? { next_slice_to_paint: next } : { fit_seconds: 3 } })
 
@@ -37,4 +37,16 @@ test('after a training the message names the study and the slice (counted from 1
   assert.equal(trainingDoneHint(m, [{ id: 's1', name: 'case_01.nii.gz' }]), 'To improve the model most, paint slice 1 of case_01.nii.gz next (Annotate, then "Go to slice").')
   assert.equal(trainingDoneHint(model('w', '2026-01-01T00:00:00', ['s1'], []), []), '')
   assert.equal(trainingDoneHint(undefined, []), '')
+})
+
+test('the completion shown is the newest training that completed the study', () => {
+  const m = (id, created, exemplars, completed) => ({ id, created_at: created, exemplar_study_ids: exemplars, metrics: { completed_exemplars: completed } })
+  const models = [m('a', '2026-01-01T00:00:00', ['s1'], ['s1']), m('b', '2026-01-02T00:00:00', ['s1', 's2'], ['s1', 's2'])]
+  assert.deepEqual(completionFor(models, 's1'), { model_id: 'b' })
+  assert.deepEqual(completionFor(models, 's2'), { model_id: 'b' })
+  assert.equal(completionFor(models, 's3'), null)
+  // annotated on every slice since: the newest training did not complete it, older ones are stale
+  assert.equal(completionFor([...models, m('c', '2026-01-03T00:00:00', ['s1'], [])], 's1'), null)
+  // models from before this feature carry no list
+  assert.equal(completionFor([{ id: 'x', created_at: '2026-01-01', metrics: {} }], 's1'), null)
 })

@@ -286,6 +286,16 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     assert page["painted"]["shown"] and page["painted"]["painted"] == "true"
     assert "annotated now" in page["painted"]["text"]
     assert page["went_to"] == page["other"] and page["restored"] is True
+    # then: "show what training made of the painted slice" showed the completion the service
+    # serves for that model: more organ voxels than the one painted slice holds
+    comp = out["completion"]
+    served = client.get(f"/api/v1/projects/{pid}/studies/{out['study_id']}/completion",
+                        params={"model": comp["model"]})
+    assert served.status_code == 200, served.text
+    completed = np.asarray(_nifti(served.content).dataobj)
+    assert comp["organ_voxels"] == int(((completed > 0) & (completed < 255)).sum())
+    assert comp["organ_voxels"] > int(((np.asarray(ann.dataobj) > 0) & (np.asarray(ann.dataobj) < 255)).sum())
+    assert "learnt from" in comp["text"] and f"{comp['organ_voxels']} organ voxels" in comp["text"]
     # then: a second training succeeded, a third was cancelled, the older model was pinned active
     assert out["auto_segment_toggled"] is True
     assert out["train2_state"] == "succeeded"

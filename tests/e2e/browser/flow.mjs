@@ -349,6 +349,19 @@ try {
     }, [target.id, hint.shown])
     await page.click('.tabs button[data-tab="cohort"]') // the next study opened replaces this one
 
+    step('show what the training made of the painted slice')
+    await page.click(`#studies-table tr[data-study-id="${target.id}"] button.open`)
+    await page.waitForFunction(() => window.__elsnet.ready() && !document.querySelector('#show-completion').hidden, null, { timeout: 60000 })
+    await page.click('#show-completion')
+    await page.waitForFunction(() => document.querySelector('#overlay-source').textContent.includes('learnt from'), null, { timeout: 60000 })
+    out.completion = await page.evaluate(() => ({
+      text: document.querySelector('#overlay-source').textContent,
+      model: document.querySelector('#show-completion').dataset.model,
+      organ_voxels: window.__elsnet.state.editor.lab.reduce((a, v) => a + (v > 0 && v < 255 ? 1 : 0), 0),
+    }))
+    await shot(page, '10_completion')
+    await page.click('.tabs button[data-tab="cohort"]')
+
     step('open a mask overlay')
     const other = await page.evaluate((ex) => (window.__elsnet.state.studies.find((s) => s.mask && s.id !== ex) ?? window.__elsnet.state.studies.find((s) => s.mask)).id, target.id)
     out.review_study_id = other
