@@ -201,13 +201,17 @@ def completion_key(model_id: str, study_id: str) -> str:
     return f"models/{model_id}/completion/{study_id}.nii.gz"
 
 
+def _completed(model: Model, study: Study) -> bool:
+    return study.id in (model.metrics or {}).get("completed_exemplars", [])
+
+
 def pick_completion(session: Session, project: Project, study: Study, model_id: str | None) -> Model:
     """The model whose training completed ``study``'s slice annotation (given, else newest)."""
     if model_id:
         model = session.get(Model, model_id)
         if model is None or model.project_id != project.id:
             raise NotFound(f"model {model_id} not found in project {project.id}")
-        if study.id not in (model.metrics or {}).get("completed_exemplars", []):
+        if not _completed(model, study):
             raise NotFound(
                 f"model {model_id} did not complete study {study.id}: only exemplars annotated on "
                 "some slices (not every slice) are completed, by the training that used them"
@@ -216,7 +220,7 @@ def pick_completion(session: Session, project: Project, study: Study, model_id: 
     for model in session.scalars(
         select(Model).where(Model.project_id == project.id).order_by(Model.created_at.desc())
     ):
-        if study.id in (model.metrics or {}).get("completed_exemplars", []):
+        if _completed(model, study):
             return model
     raise NotFound(
         f"no training has completed a slice annotation of study {study.id} yet: annotate one or a "

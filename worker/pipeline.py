@@ -9,7 +9,6 @@ import socket
 import tarfile
 import time
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 from sqlalchemy import select
@@ -221,14 +220,11 @@ def _train(job_id: str, work: Path, reporter: JobReporter) -> None:
 
 def _store_completions(model_id: str, labels: dict, exemplars: list[Study], inputs: Path) -> list[str]:
     """Upload fit's completed slice exemplars (on each study's own grid); their study ids."""
-    import nibabel as nib
-
     done = []
     for i, lab in sorted(labels.items()):
         st = exemplars[i]
-        affine = cast(nib.Nifti1Image, nib.load(str(inputs / f"{st.id}.nii.gz"))).affine
         path = inputs / f"{st.id}_completion.nii.gz"
-        save_label_map(np.asarray(lab), affine, path)
+        save_label_map(np.asarray(lab), np.asarray(st.affine), path)
         get_store().put_file(services.completion_key(model_id, st.id), path)
         done.append(st.id)
     return done
