@@ -26,7 +26,7 @@ from elsnet_core.config import ElsnetConfig, make_config
 from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput
 from elsnet_core.exemplar import SliceSuggestion, suggest_next_slice
 from elsnet_core.io import load_label, load_volume
-from elsnet_core.losses import IGNORE, PrototypeContrast
+from elsnet_core.losses import IGNORE, PrototypeContrast, class_balance_weights
 from elsnet_core.model import build_elsnet
 from elsnet_core.predictor import predict_volume, resolve_device
 from elsnet_core.preprocess import (
@@ -169,6 +169,22 @@ def _check_labels(lab: np.ndarray, path) -> set[int]:
     if not organs:
         raise InvalidExemplar(f"{path}: no organ label (1..254) in the exemplar")
     return values
+
+
+def _class_weights(exs: list[_Study], n_classes: int, cfg: ElsnetConfig
+                   ) -> tuple[torch.Tensor | None, dict[str, float]]:
+    """CE class weights from the exemplars' labelled voxels (painted + completed in the slice
+    setting), and their metrics; (None, {}) when ``ce_class_power`` is 0."""
+    if cfg.ce_class_power <= 0:
+        return None, {}
+    counts = np.zeros(n_classes, dtype=np.int64)
+    for study in exs:
+        lab = _labels(study)
+        counts += np.bincount(lab[lab != IGNORE].ravel(), minlength=n_classes)[:n_classes]
+    ce_weights = class_balance_weights(counts.tolist(), cfg.ce_class_power, cfg.ce_class_max)
+    log.info("CE class weights %s", [round(w, 2) for w in ce_weights])
+    return (torch.tensor(ce_weights, dtype=torch.float32),
+            {f"ce_weight_{c}": w for c, w in enumerate(ce_weights) if c})
 
 
 def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
@@ -367,6 +383,7 @@ def fit(
     contrast = (PrototypeContrast(n_classes, cfg.embed_dim, cfg.temperature,
                                   cfg.prototype_momentum, cfg.pixels_per_class).to(dev)
                 if cfg.contrastive else None)
+    class_weights, weight_metrics = _class_weights(exs, n_classes, cfg)
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt_path = wdir / "checkpoint.pt" if wdir else None
@@ -399,7 +416,7 @@ def fit(
                                  "n_unlabeled_used": float(len(unl)),
                                  "n_cohort_samples": float(len(cohort_imgs)),
                                  "synthesis_seconds": metrics_synth_s,
-                                 "bf16_autocast": float(amp_enabled(dev, amp))}
+                                 "bf16_autocast": float(amp_enabled(dev, amp)), **weight_metrics}
     if labelled_share is not None:  # slice exemplars: labelled share after completion
         metrics["slice_exemplar_labelled_fraction"] = labelled_share
 
@@ -435,7 +452,8 @@ def fit(
             min_iters=min_iters1)
         t1 = time.monotonic()
         it, m1 = train_stage(model, contrast, pool1, cfg, opt, cfg.stage1_iters, state["iter"],
-                             dev, seed, hooks, strong_aug=strong, amp=amp)
+                             dev, seed, hooks, strong_aug=strong, amp=amp,
+                             class_weights=class_weights)
         metrics.update({f"stage1_{k}": v for k, v in m1.items()})
         metrics["stage1_iters"] = float(it)
         metrics["stage1_seconds"] = time.monotonic() - t1
@@ -498,7 +516,8 @@ def fit(
                 deadline=budget_end, stop_at=end, t_start=t2,
                 min_iters=min(end, math.ceil(MIN_TRAIN_FRACTION * cfg.stage2_iters)))
             it, m2 = train_stage(model, contrast, pool2, cfg, opt, cfg.stage2_iters, it, dev,
-                                 seed + 1, hooks, strong_aug=strong, amp=amp)
+                                 seed + 1, hooks, strong_aug=strong, amp=amp,
+                                 class_weights=class_weights)
             checkpoint("train_stage2")(it)  # a resumed run starts at this round's end
             if it < end:
                 break  # the time budget ended the stage

@@ -27,6 +27,13 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     vs 0.240 / 0.182 (two seeds, GPU, stage 1 cut short): it helps where stage 1 is decent and
     amplifies the mistakes of a weak stage 1. One setting must serve every pack, so it stays 1.
 
+``ce_class_power`` (float, default 0 = off), ``ce_class_max`` (default 10)
+    Weight organ c's cross-entropy by ``(mean organ size / size of c) ** ce_class_power`` in
+    the exemplars' labelled voxels, clipped to [1, ce_class_max]. Measured (``fast``, volume,
+    synapse_ct, seed 0, session 14): 0.5 made the gallbladder, oesophagus and adrenals appear
+    (0 before, even on the exemplar) and lifted the 13-class mean 0.449 -> 0.502, but cost the
+    8-organ mean 0.631 -> 0.591 (stomach, spleen); not run on the other packs, so it stays off.
+
 ``slice_completion`` (bool, default True)
     Slice setting only: before synthesis, complete each exemplar painted on a few slices in
     3D with a random walk seeded by the painted voxels (:mod:`elsnet_core.completion`);
@@ -187,6 +194,10 @@ class ElsnetConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     dice_weight: float = 1.0
+    # CE weight of organ c: (mean organ size / size of c) ** ce_class_power in the exemplar's
+    # labelled voxels, clipped to [1, ce_class_max] (0 = plain CE; elsnet_core.losses)
+    ce_class_power: float = 0.0
+    ce_class_max: float = 10.0
     contrastive_weight: float = 0.1
     temperature: float = 0.1
     prototype_momentum: float = 0.9

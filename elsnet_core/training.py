@@ -170,8 +170,11 @@ class StageHooks:
 def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool: SlicePool,
                 cfg: ElsnetConfig, optimizer: torch.optim.Optimizer, iters: int, start: int,
                 device: torch.device, seed: int, hooks: StageHooks, *, strong_aug: bool,
-                amp: bool) -> tuple[int, dict[str, float]]:
+                amp: bool, class_weights: torch.Tensor | None = None
+                ) -> tuple[int, dict[str, float]]:
     """Run iterations ``start..iters-1`` of one stage. Returns (last iteration + 1, metrics).
+
+    ``class_weights``: per-class CE weights (:func:`elsnet_core.losses.class_balance_weights`).
 
     Raises Cancelled when ``hooks.should_stop()`` turns True (checked every iteration).
     """
@@ -222,7 +225,7 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
                 logits, feats = model(x, features=True)
             else:
                 logits, feats = model(x), None
-        loss, parts = ce_dice_loss(logits, y, cfg.dice_weight)
+        loss, parts = ce_dice_loss(logits, y, cfg.dice_weight, class_weights=class_weights)
         if contrast is not None and feats is not None:
             lc = contrast(feats.float(), y, logits, gen, project=model.project)
             loss = loss + cfg.contrastive_weight * lc

@@ -183,6 +183,25 @@ def test_fit_widens_the_network_for_many_classes_and_saves_the_resolved_widths(c
     assert model(torch.rand(1, 3, 64, 64)).shape[1] == 10
 
 
+def test_class_balanced_ce_weights_the_small_organ_from_the_exemplar(cohort, tmp_path):
+    # given the blob exemplar (a big organ 1 and a small organ 2)
+    (ex_img, ex_lab), _ = cohort
+    lab = np.asarray(nib.load(str(ex_lab)).dataobj)
+    n1, n2 = int((lab == 1).sum()), int((lab == 2).sum())
+    assert n1 > n2 > 0
+    # when fitted with the class-balanced CE on, and with it off
+    on = fit([(ex_img, ex_lab)], [], tmp_path / "on", preset="tiny", device="cpu",
+             overrides={**QUICK, "stage1_iters": 2, "ce_class_power": 0.5})
+    off = fit([(ex_img, ex_lab)], [], tmp_path / "off", preset="tiny", device="cpu",
+              overrides={**QUICK, "stage1_iters": 2})
+    # then the small organ's weight exceeds 1, the big one keeps 1, and the saved config says so
+    w1, w2 = on.metrics["ce_weight_1"], on.metrics["ce_weight_2"]
+    assert w1 == 1.0 and 1.0 < w2 <= 10.0
+    assert "ce_weight_2" not in off.metrics
+    meta = json.loads((on.model_dir / "config.json").read_text())
+    assert meta["config"]["ce_class_power"] == 0.5
+
+
 def test_same_seed_gives_the_same_model_and_another_seed_does_not(cohort, tmp_path):
     # repeatability: registration, synthesis, sampling and training all follow the seed; a
     # time budget that does not bind must not make the learning rate depend on the clock

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from elsnet_core.losses import IGNORE, PrototypeContrast, ce_dice_loss
+from elsnet_core.losses import IGNORE, PrototypeContrast, ce_dice_loss, class_balance_weights
 
 
 def test_ignored_pixels_do_not_change_loss_nor_get_gradient():
@@ -50,6 +50,37 @@ def _embeddings(target: torch.Tensor, clustered: bool, gen: torch.Generator) -> 
     centres = torch.eye(dim)[:3] * 4.0  # one direction per class
     base = centres[target.clamp(max=2)].permute(0, 3, 1, 2)
     return F.normalize(base + 0.3 * noise, dim=1)
+
+
+def test_class_balance_weights_lift_only_small_organs_and_are_capped():
+    # background 1000 voxels, a big organ (300), an average one (100), a tiny one (4), an
+    # absent one; mean organ size (300 + 100 + 4) / 3 = 134.7
+    counts = [1000, 300, 100, 4, 0]
+    w = class_balance_weights(counts, power=0.5, max_weight=5.0)
+    assert w[0] == 1.0 and w[1] == 1.0 and w[4] == 1.0  # background, big, absent
+    assert abs(w[2] - (134.666 / 100) ** 0.5) < 1e-3  # slightly lifted
+    assert w[3] == 5.0  # (134.7 / 4) ** 0.5 = 5.8, capped
+    assert class_balance_weights(counts, power=0.0) == [1.0] * 5
+
+
+def test_weighted_ce_pushes_harder_on_the_weighted_class():
+    # a tiny organ the network misses: its CE weight raises the gradient on its pixels
+    target = torch.zeros(1, 8, 8, dtype=torch.long)
+    target[:, 3:5, 3:5] = 1
+    logits = torch.zeros(1, 2, 8, 8)
+    logits[:, 0] = 3.0  # confident background everywhere
+    grads = []
+    for weights in (None, torch.tensor([1.0, 8.0])):
+        x = logits.clone().requires_grad_(True)
+        loss, _ = ce_dice_loss(x, target, dice_weight=0.0, class_weights=weights)
+        loss.backward()
+        grads.append(float(x.grad[0, 1, 3:5, 3:5].abs().sum() / x.grad[0, 1].abs().sum()))
+    # the organ's share of the gradient on the organ channel grows with its weight
+    assert grads[1] > grads[0] * 1.5
+    # uniform weights give exactly the plain loss
+    plain, _ = ce_dice_loss(logits, target)
+    same, _ = ce_dice_loss(logits, target, class_weights=torch.ones(2))
+    assert torch.allclose(plain, same)
 
 
 def test_contrastive_loss_is_lower_when_embeddings_cluster_by_class():
