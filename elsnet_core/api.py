@@ -517,7 +517,7 @@ def fit(
                 min_iters=min(end, math.ceil(MIN_TRAIN_FRACTION * cfg.stage2_iters)))
             it, m2 = train_stage(model, contrast, pool2, cfg, opt, cfg.stage2_iters, it, dev,
                                  seed + 1, hooks, strong_aug=strong, amp=amp,
-                                 class_weights=class_weights)
+                                 class_weights=None if cfg.ce_class_stage1_only else class_weights)
             checkpoint("train_stage2")(it)  # a resumed run starts at this round's end
             if it < end:
                 break  # the time budget ended the stage

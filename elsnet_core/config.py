@@ -198,6 +198,7 @@ class ElsnetConfig:
     # labelled voxels, clipped to [1, ce_class_max] (0 = plain CE; elsnet_core.losses)
     ce_class_power: float = 0.0
     ce_class_max: float = 10.0
+    ce_class_stage1_only: bool = False  # weight stage 1 only (stage 2 trains on plain CE)
     contrastive_weight: float = 0.1
     temperature: float = 0.1
     prototype_momentum: float = 0.9
