@@ -32,7 +32,8 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     the exemplars' labelled voxels, clipped to [1, ce_class_max]. Measured (``fast``, volume,
     synapse_ct, seed 0, session 14): 0.5 made the gallbladder, oesophagus and adrenals appear
     (0 before, even on the exemplar) and lifted the 13-class mean 0.449 -> 0.502, but cost the
-    8-organ mean 0.631 -> 0.591 (stomach, spleen); not run on the other packs, so it stays off.
+    8-organ mean 0.631 -> 0.591 (stomach, spleen); ``ce_class_stage1_only`` (weights in stage 1,
+    plain CE in stage 2): 13-class 0.519, 8-organ 0.611. Not run on the other packs: off.
 
 ``slice_completion`` (bool, default True)
     Slice setting only: before synthesis, complete each exemplar painted on a few slices in

@@ -202,6 +202,26 @@ def test_class_balanced_ce_weights_the_small_organ_from_the_exemplar(cohort, tmp
     assert meta["config"]["ce_class_power"] == 0.5
 
 
+def test_stage1_only_class_weights_leave_stage2_on_plain_ce(cohort, tmp_path, monkeypatch):
+    import elsnet_core.api as api
+
+    seen = []
+    real = api.train_stage
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("class_weights"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "train_stage", spy)
+    (ex_img, ex_lab), unl = cohort
+    fit([(ex_img, ex_lab)], unl, tmp_path / "m", preset="tiny", device="cpu",
+        overrides={**QUICK, "stage1_iters": 2, "stage2_iters": 2, "cohort_synthesis": False,
+                   "ce_class_power": 0.5, "ce_class_stage1_only": True})
+    # stage 1 got the weights (small organ lifted), stage 2 none
+    assert len(seen) == 2
+    assert seen[0] is not None and float(seen[0][2]) > 1.0 and seen[1] is None
+
+
 def test_same_seed_gives_the_same_model_and_another_seed_does_not(cohort, tmp_path):
     # repeatability: registration, synthesis, sampling and training all follow the seed; a
     # time budget that does not bind must not make the learning rate depend on the clock
