@@ -261,6 +261,9 @@ def fit(
     if not 0.0 <= cfg.pseudo_class_keep <= 1.0:
         raise InvalidInput("pseudo_class_keep is a share of each organ's voxels: give a value "
                            f"from 0 to 1, got {cfg.pseudo_class_keep}")
+    if cfg.ce_class_power < 0 or cfg.ce_class_max < 1:
+        raise InvalidInput("class-balanced CE needs ce_class_power >= 0 (0 = off) and "
+                           f"ce_class_max >= 1, got {cfg.ce_class_power} and {cfg.ce_class_max}")
     unlabeled = list(unlabeled)
     n_unlabeled_given = len(unlabeled)
     if n_unlabeled_given > cfg.max_unlabeled:

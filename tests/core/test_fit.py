@@ -162,6 +162,9 @@ def test_large_cohort_trains_on_a_seeded_subset(cohort, tmp_path):
     with pytest.raises(InvalidInput, match="pseudo_class_keep"):
         fit([(ex_img, ex_lab)], unl, tmp_path / "m3", preset="tiny", device="cpu",
             overrides={**QUICK, "pseudo_class_keep": 1.5})
+    with pytest.raises(InvalidInput, match="ce_class_power"):
+        fit([(ex_img, ex_lab)], unl, tmp_path / "m3", preset="tiny", device="cpu",
+            overrides={**QUICK, "ce_class_power": -1.0})
 
 
 def test_fit_widens_the_network_for_many_classes_and_saves_the_resolved_widths(cohort, tmp_path):
