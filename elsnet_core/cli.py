@@ -75,6 +75,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"to improve it, paint slice {sug.slice_index} (0-based, third voxel axis) of "
               f"{args.image[i]} next: the middle of {sug.gap_mm:.0f} mm of the organs' extent "
               "that no painted slice covers")
+    if result.not_learned:
+        shown = ", ".join(f"label {c} (Dice {result.exemplar_dice[c]:.2f})"
+                          for c in result.not_learned)
+        print(f"warning: the model does not reproduce {shown} on the exemplar it was trained on; "
+              "expect these organs to be missing from its masks (organs a few pixels wide at "
+              "the preset's working resolution: try --preset full)")
     return 0
 
 

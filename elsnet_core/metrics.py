@@ -60,6 +60,27 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float | None:
     return 2.0 * int(np.logical_and(p, t).sum()) / denom
 
 
+def pooled_dice(pairs: Iterable[tuple[np.ndarray, np.ndarray]], n_classes: int,
+                ignore: int = 255) -> dict[int, float]:
+    """Dice of each class over several (prediction, truth) label maps pooled, counting only
+    voxels whose truth is not ``ignore``; classes absent from every truth are left out."""
+    inter = np.zeros(n_classes, dtype=np.int64)
+    sizes = np.zeros(n_classes, dtype=np.int64)  # |pred| + |truth|
+    present = np.zeros(n_classes, dtype=bool)
+    for pred, truth in pairs:
+        if pred.shape != truth.shape:
+            raise ValueError(f"shape mismatch {pred.shape} vs {truth.shape}")
+        known = truth != ignore
+        p = pred[known].astype(np.int64)
+        t = truth[known].astype(np.int64)
+        p = np.where(p < n_classes, p, 0)  # a class the truth cannot hold counts as a miss
+        tc = np.bincount(t[t < n_classes], minlength=n_classes)
+        inter += np.bincount(t[p == t], minlength=n_classes)
+        sizes += np.bincount(p, minlength=n_classes) + tc
+        present |= tc > 0
+    return {c: float(2 * inter[c] / sizes[c]) for c in range(1, n_classes) if present[c]}
+
+
 def _surface(mask: np.ndarray) -> np.ndarray:
     """Boundary voxels of a boolean mask (voxels with a 6-neighbour outside the mask)."""
     if not mask.any():

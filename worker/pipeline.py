@@ -209,7 +209,9 @@ def _train(job_id: str, work: Path, reporter: JobReporter) -> None:
                 config=_jsonable(result.config),
                 metrics={**_jsonable(result.metrics), "fit_seconds": float(result.fit_seconds), "device": str(result.device),
                          "next_slice_to_paint": _next_slices(result.next_slices, exemplars),
-                         "completed_exemplars": completed},
+                         "completed_exemplars": completed,
+                         "organs_not_learned": [labels.get(c, f"label {c}")
+                                                for c in result.not_learned]},
                 exemplar_study_ids=[st.id for st in exemplars],
             )
         )

@@ -47,3 +47,14 @@ export function completionFor(models, studyId) {
   }
   return null
 }
+
+/**
+ * The model's "not learned" warning: fit segments its own exemplar after training, and an organ
+ * it does not reproduce there (metrics.organs_not_learned) will be missing from every mask.
+ * Returns null when there is nothing to warn about.
+ */
+export function notLearnedText(metrics) {
+  const missed = Array.isArray(metrics?.organs_not_learned) ? metrics.organs_not_learned : []
+  if (!missed.length) return null
+  return `not learned: ${missed.join(', ')}`
+}

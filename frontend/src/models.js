@@ -1,6 +1,7 @@
 // Models tab: the project's models, "make active", artifact download.
 
 import * as api from './api.js'
+import { notLearnedText } from './guidance.js'
 import { $, h, P, state, showMessage, guarded, fmtDate, short } from './ui.js'
 
 // ---------------------------------------------------------------- models
@@ -29,6 +30,18 @@ export function metricText(m) {
     .join(' · ')
 }
 
+// organs the model does not reproduce on its own exemplar (fit's self-check): their masks will
+// be empty, and the person should know before trusting the model with them
+export function notLearnedBadge(m) {
+  const text = notLearnedText(m)
+  if (!text) return ''
+  return h('span', {
+    class: 'badge warn not-learned',
+    title: 'The trained model does not reproduce these organs on the exemplar it was trained on; '
+      + 'their masks will be missing. Small organs need the full preset (a finer grid).',
+  }, text)
+}
+
 export function renderModels() {
   const activeId = state.project?.active_model_id
   $('#models-table tbody').replaceChildren(
@@ -38,7 +51,7 @@ export function renderModels() {
         h('td', { title: m.id }, short(m.id)),
         h('td', {}, fmtDate(m.created_at)),
         h('td', {}, state.jobs.find((j) => j.id === m.job_id)?.preset ?? m.config?.preset ?? m.config?.config?.size ?? ''),
-        h('td', { class: 'muted' }, metricText(m.metrics)),
+        h('td', { class: 'muted' }, metricText(m.metrics), notLearnedBadge(m.metrics)),
         h('td', {}, (m.exemplar_study_ids ?? []).length),
         h('td', {}, active ? h('span', { class: 'badge ok' }, 'active') : ''),
         h('td', {},

@@ -1,7 +1,7 @@
 // Unit tests for the next-slice guidance (node --test; no browser needed).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { completionFor, nextSliceFor, nextSliceText, trainingDoneHint } from '../src/guidance.js'
+import { completionFor, nextSliceFor, nextSliceText, notLearnedText, trainingDoneHint } from '../src/guidance.js'
 
 const model = (id, created, exemplars, next) => ({ id, created_at: created, exemplar_study_ids: exemplars, metrics: next ? { next_slice_to_paint: next } : { fit_seconds: 3 } })
 
@@ -49,4 +49,11 @@ test('the completion shown is the newest training that completed the study', () 
   assert.equal(completionFor([...models, m('c', '2026-01-03T00:00:00', ['s1'], [])], 's1'), null)
   // models from before this feature carry no list
   assert.equal(completionFor([{ id: 'x', created_at: '2026-01-01', metrics: {} }], 's1'), null)
+})
+
+test('the not-learned warning names the organs, and only when there are some', () => {
+  assert.equal(notLearnedText({ organs_not_learned: ['gallbladder', 'adrenal L'] }), 'not learned: gallbladder, adrenal L')
+  assert.equal(notLearnedText({ organs_not_learned: [] }), null)
+  assert.equal(notLearnedText({ fit_seconds: 3 }), null) // models made before the self-check
+  assert.equal(notLearnedText(undefined), null)
 })

@@ -10,9 +10,11 @@ import pytest
 import torch
 
 from elsnet_core import Predictor, fit
+from elsnet_core.api import NOT_LEARNED_DICE, FitResult
 from elsnet_core.artifact import load_model
 from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput, ModelLoadError
 from elsnet_core.exemplar import suggest_next_slice
+from elsnet_core.metrics import pooled_dice
 from tests.core.helpers import blob_case, oblique_affine, write_case
 
 QUICK = {"stage1_iters": 24, "stage2_iters": 8, "batch_size": 4, "time_budget_s": None,
@@ -265,6 +267,10 @@ def test_a_slice_exemplar_gets_the_next_slice_to_paint_and_a_whole_one_does_not(
     # it is the rule applied to the saved model's prediction of the exemplar study
     pred = Predictor.load(res.model_dir, device="cpu").predict_file(ex[0]).labels
     assert suggest_next_slice(pred, one, 5.0) == sug
+    # the self-check scores the painted slice only, with the model as saved
+    assert res.exemplar_dice == pooled_dice([(pred, one)], 3)
+    assert set(res.exemplar_dice) == {1, 2} and res.exemplar_dice[1] > 0.5
+    assert res.metrics["exemplar_dice_1"] == res.exemplar_dice[1]
     # the random-walk completion labelled most of the exemplar before training (1/12 painted)
     assert res.metrics["slice_exemplar_labelled_fraction"] > 0.5
     # ... and fit hands that label back on the exemplar's own grid: the painted slice as
@@ -281,6 +287,12 @@ def test_a_slice_exemplar_gets_the_next_slice_to_paint_and_a_whole_one_does_not(
     res2 = fit([whole], [], tmp_path / "m2", preset="tiny", device="cpu",
                overrides={**QUICK, "stage1_iters": 4})
     assert res2.next_slices == {} and res2.completed_labels == {}
+
+
+def test_not_learned_lists_the_organs_below_the_self_check_floor(tmp_path):
+    res = FitResult(tmp_path, {}, {}, 1.0, "cpu", exemplar_dice={1: 0.93, 2: 0.0, 3: 0.49, 4: 0.5})
+    assert NOT_LEARNED_DICE == 0.5 and res.not_learned == [2, 3]
+    assert FitResult(tmp_path, {}, {}, 1.0, "cpu").not_learned == []
 
 
 def test_a_resumed_slice_fit_reuses_the_completed_exemplar(tmp_path, monkeypatch):

@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from elsnet_core.metrics import SYNAPSE_8_ORGANS, CaseScores, aggregate, dice, evaluate_case, hd95
+from elsnet_core.metrics import (
+    SYNAPSE_8_ORGANS,
+    CaseScores,
+    aggregate,
+    dice,
+    evaluate_case,
+    hd95,
+    pooled_dice,
+)
 
 
 def test_dice_hand_computed() -> None:
@@ -19,6 +27,26 @@ def test_dice_hand_computed() -> None:
     assert dice(a, a) == 1.0
     assert dice(np.zeros_like(a), np.zeros_like(a)) is None
     assert dice(a, np.zeros_like(a)) == 0.0
+
+
+def test_pooled_dice_counts_annotated_voxels_only_and_pools_studies() -> None:
+    truth = np.full((4, 4, 2), 255, np.uint8)  # one painted slice
+    truth[:, :, 0] = 0
+    truth[0:2, 0:2, 0] = 1  # 4 voxels of class 1
+    truth[3, 3, 0] = 2  # 1 voxel of class 2
+    pred = np.zeros_like(truth)
+    pred[0:2, 0:2, :] = 1  # right on the painted slice, and 4 voxels on the unpainted one
+    got = pooled_dice([(pred, truth)], 3)
+    assert got == {1: 1.0, 2: 0.0}  # the unpainted slice does not count; missed class 2 is 0
+    # a second study: class 1 half right (2 of 4 predicted, 0 false positives)
+    pred2 = np.zeros_like(truth)
+    pred2[0:2, 0, 0] = 1
+    got2 = pooled_dice([(pred, truth), (pred2, truth)], 3)
+    assert got2[1] == pytest.approx(2 * (4 + 2) / ((4 + 4) + (2 + 4)))
+    # a class no truth holds is left out, not scored 0
+    assert 3 not in pooled_dice([(pred, truth)], 4)
+    with pytest.raises(ValueError, match="shape"):
+        pooled_dice([(pred[:, :, :1], truth)], 3)
 
 
 def test_evaluate_case_skips_absent_and_zeroes_one_sided() -> None:

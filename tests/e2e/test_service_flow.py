@@ -125,6 +125,13 @@ def test_embedded_default_flow_slice_exemplar(tmp_path: Path) -> None:
         lo, hi = sug["organ_extent"]
         assert sug["study_id"] == ex["id"] and 0 <= lo <= sug["slice"] <= hi < n_slices
         assert sug["slice"] != painted and sug["gap_mm"] >= 20.0
+        # fit's self-check on the painted slice reaches the model record: the organs scored
+        # below 0.5 there are the ones named as not learned (by the project's label names)
+        m = model["metrics"]
+        scored = {int(k.rsplit("_", 1)[1]): v for k, v in m.items()
+                  if k.startswith("exemplar_dice_") and k != "exemplar_dice_mean"}
+        assert scored and {str(c) for c in scored} <= set(LABELS), m
+        assert m["organs_not_learned"] == [LABELS[str(c)] for c in sorted(scored) if scored[c] < 0.5]
         # what the training made of the one painted slice: the label it trained on, on the
         # exemplar's grid, the painted slice as painted, the organs found on other slices
         assert model["metrics"]["completed_exemplars"] == [ex["id"]]
