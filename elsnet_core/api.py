@@ -193,7 +193,8 @@ def _class_weights(exs: list[_Study], n_classes: int, cfg: ElsnetConfig
     for study in exs:
         lab = _labels(study)
         counts += np.bincount(lab[lab != IGNORE].ravel(), minlength=n_classes)[:n_classes]
-    ce_weights = class_balance_weights(counts.tolist(), cfg.ce_class_power, cfg.ce_class_max)
+    ce_weights = class_balance_weights(counts.tolist(), cfg.ce_class_power, cfg.ce_class_max,
+                                      cfg.ce_class_min_ratio)
     log.info("CE class weights %s", [round(w, 2) for w in ce_weights])
     return (torch.tensor(ce_weights, dtype=torch.float32),
             {f"ce_weight_{c}": w for c, w in enumerate(ce_weights) if c})
@@ -273,9 +274,11 @@ def fit(
     if not 0.0 <= cfg.pseudo_class_keep <= 1.0:
         raise InvalidInput("pseudo_class_keep is a share of each organ's voxels: give a value "
                            f"from 0 to 1, got {cfg.pseudo_class_keep}")
-    if cfg.ce_class_power < 0 or cfg.ce_class_max < 1:
-        raise InvalidInput("class-balanced CE needs ce_class_power >= 0 (0 = off) and "
-                           f"ce_class_max >= 1, got {cfg.ce_class_power} and {cfg.ce_class_max}")
+    if cfg.ce_class_power < 0 or cfg.ce_class_max < 1 or cfg.ce_class_min_ratio < 1:
+        raise InvalidInput("class-balanced CE needs ce_class_power >= 0 (0 = off), "
+                           "ce_class_max >= 1 and ce_class_min_ratio >= 1, got "
+                           f"{cfg.ce_class_power}, {cfg.ce_class_max} and "
+                           f"{cfg.ce_class_min_ratio}")
     unlabeled = list(unlabeled)
     n_unlabeled_given = len(unlabeled)
     if n_unlabeled_given > cfg.max_unlabeled:

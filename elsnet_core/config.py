@@ -200,6 +200,8 @@ class ElsnetConfig:
     ce_class_power: float = 0.0
     ce_class_max: float = 10.0
     ce_class_stage1_only: bool = False  # weight stage 1 only (stage 2 trains on plain CE)
+    # weight only organs at least this many times smaller than the mean organ (1 = all smaller)
+    ce_class_min_ratio: float = 1.0
     contrastive_weight: float = 0.1
     temperature: float = 0.1
     prototype_momentum: float = 0.9

@@ -45,13 +45,15 @@ def ce_dice_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: float 
     return loss, {"ce": float(ce.detach()), "dice": float(dice.detach())}
 
 
-def class_balance_weights(counts: Sequence[float], power: float, max_weight: float = 10.0
-                          ) -> list[float]:
+def class_balance_weights(counts: Sequence[float], power: float, max_weight: float = 10.0,
+                          min_ratio: float = 1.0) -> list[float]:
     """CE weights that lift organs much smaller than the average organ.
 
     counts: labelled voxels per class (index 0 = background). Organ c gets
-    ``min(max_weight, max(1, (mean organ count / count_c) ** power))``; background and organs
-    at least average-sized keep 1, absent classes 1. ``power`` 0 gives all ones.
+    ``min(max_weight, max(1, (mean organ count / count_c) ** power))`` when the ratio
+    ``mean organ count / count_c`` is at least ``min_ratio``; background, organs at least
+    average-sized (or less than ``min_ratio`` times smaller) and absent classes keep 1.
+    ``power`` 0 gives all ones.
     Why: at a 128-px working grid Synapse's gallbladder, oesophagus and adrenals cover
     20-40 pixels of a slice; unweighted, the fast preset never predicted them, not even on
     the exemplar it trained on (session 14, docs/benchmarks.md).
@@ -62,8 +64,9 @@ def class_balance_weights(counts: Sequence[float], power: float, max_weight: flo
         return weights
     mean = sum(organ) / len(organ)
     for c in range(1, len(counts)):
-        if counts[c] > 0:
-            weights[c] = float(min(max_weight, max(1.0, (mean / float(counts[c])) ** power)))
+        ratio = mean / float(counts[c]) if counts[c] > 0 else 0.0
+        if ratio >= max(min_ratio, 1.0):
+            weights[c] = float(min(max_weight, ratio ** power))
     return weights
 
 

@@ -167,6 +167,9 @@ def test_large_cohort_trains_on_a_seeded_subset(cohort, tmp_path):
     with pytest.raises(InvalidInput, match="ce_class_power"):
         fit([(ex_img, ex_lab)], unl, tmp_path / "m3", preset="tiny", device="cpu",
             overrides={**QUICK, "ce_class_power": -1.0})
+    with pytest.raises(InvalidInput, match="ce_class_min_ratio >= 1"):
+        fit([(ex_img, ex_lab)], unl, tmp_path / "m3", preset="tiny", device="cpu",
+            overrides={**QUICK, "ce_class_power": 0.5, "ce_class_min_ratio": 0.5})
 
 
 def test_fit_widens_the_network_for_many_classes_and_saves_the_resolved_widths(cohort, tmp_path):

@@ -61,6 +61,9 @@ def test_class_balance_weights_lift_only_small_organs_and_are_capped():
     assert abs(w[2] - (134.666 / 100) ** 0.5) < 1e-3  # slightly lifted
     assert w[3] == 5.0  # (134.7 / 4) ** 0.5 = 5.8, capped
     assert class_balance_weights(counts, power=0.0) == [1.0] * 5
+    # min_ratio: the organ 1.35x smaller than the mean keeps 1, the one 34x smaller is lifted
+    w4 = class_balance_weights(counts, power=0.5, max_weight=5.0, min_ratio=4.0)
+    assert w4 == [1.0, 1.0, 1.0, 5.0, 1.0]
 
 
 def test_weighted_ce_pushes_harder_on_the_weighted_class():
