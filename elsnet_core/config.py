@@ -27,13 +27,19 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     vs 0.240 / 0.182 (two seeds, GPU, stage 1 cut short): it helps where stage 1 is decent and
     amplifies the mistakes of a weak stage 1. One setting must serve every pack, so it stays 1.
 
-``ce_class_power`` (float, default 0 = off), ``ce_class_max`` (default 10)
+``ce_class_power`` (float; 0 = off, ``fast`` 0.5), ``ce_class_max`` (10),
+``ce_class_stage1_only`` (``fast`` True), ``ce_class_min_ratio`` (``fast`` 2)
     Weight organ c's cross-entropy by ``(mean organ size / size of c) ** ce_class_power`` in
-    the exemplars' labelled voxels, clipped to [1, ce_class_max]. Measured (``fast``, volume,
-    synapse_ct, seed 0, session 14): 0.5 made the gallbladder, oesophagus and adrenals appear
-    (0 before, even on the exemplar) and lifted the 13-class mean 0.449 -> 0.502, but cost the
-    8-organ mean 0.631 -> 0.591 (stomach, spleen); ``ce_class_stage1_only`` (weights in stage 1,
-    plain CE in stage 2): 13-class 0.519, 8-organ 0.611. Not run on the other packs: off.
+    the exemplars' labelled voxels, clipped to ``ce_class_max``, for organs at least
+    ``ce_class_min_ratio`` times smaller than the mean organ (others keep 1); in stage 1 only
+    when ``ce_class_stage1_only`` (stage 2's pseudo-labels then carry the small organs and it
+    trains on plain CE). Why: soft Dice balances organs of comparable size by itself, but
+    organs many times smaller than the rest (Synapse's gallbladder, oesophagus, adrenals: 20-40
+    pixels of a 128-px slice) were never predicted, not even on the exemplar. Measured
+    (``fast``, volume, sessions 14-15, docs/benchmarks.md): Synapse 13-class mean +0.068 over
+    four seed pairs (8-organ +0.009), CHAOS +0.031 over two (seed 1's spleen 0.35 -> 0.57);
+    without the min ratio ACDC's near-equal classes got weights 1.1-1.2 and lost 0.018 (LV
+    cavity), with 2 they keep 1. ``full`` keeps plain CE until measured on a GPU.
 
 ``slice_completion`` (bool, default True)
     Slice setting only: before synthesis, complete each exemplar painted on a few slices in
@@ -303,6 +309,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         stage2_iters=400,
         lr=4e-3,  # short schedule: see the docstring
         dice_weight=2.0,
+        ce_class_power=0.5,  # class-balanced CE for organs >= 2x smaller than the mean organ,
+        ce_class_stage1_only=True,  # in stage 1: see the docstring
+        ce_class_min_ratio=2.0,
         reg_iterations=20,
         reg_coarse_mm=6.0,
         time_budget_s=500.0,

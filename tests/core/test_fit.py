@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from elsnet_core import Predictor, fit
-from elsnet_core.api import NOT_LEARNED_DICE, FitResult
+from elsnet_core.api import NOT_LEARNED_DICE, FitResult, _class_weights, _Study
 from elsnet_core.artifact import load_model
+from elsnet_core.config import make_config
 from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput, ModelLoadError
 from elsnet_core.exemplar import suggest_next_slice
+from elsnet_core.losses import IGNORE
 from elsnet_core.metrics import pooled_dice
 from tests.core.helpers import blob_case, oblique_affine, write_case
 
@@ -324,3 +326,24 @@ def test_a_resumed_slice_fit_reuses_the_completed_exemplar(tmp_path, monkeypatch
     write_case(tmp_path / "data", "ex", img, one, aff)
     with pytest.raises(AssertionError, match="walked the exemplar again"):
         fit([ex], [], tmp_path / "m", preset="tiny", device="cpu", work_dir=work, overrides=ov)
+
+
+def test_class_weights_of_comparable_organs_leave_the_plain_loss(tmp_path):
+    # organs of 10 / 8 / 1 labelled voxels: mean 6.33, ratios 0.63 / 0.79 / 6.33
+    lab = np.zeros((1, 4, 8), np.uint8)
+    lab[0, 0, :] = 1
+    lab[0, 1, :2] = 1
+    lab[0, 2, :8] = 2
+    lab[0, 3, 0] = 3
+    lab[0, 3, 1] = IGNORE  # not annotated: not counted
+    study = _Study(np.zeros(lab.shape, np.float32), lab, (1.0, 1.0, 1.0))
+    cfg = make_config("tiny", {"ce_class_power": 0.5, "ce_class_min_ratio": 2.0})
+    w, recorded = _class_weights([study], 4, cfg)
+    assert w is not None and w.tolist() == pytest.approx([1.0, 1.0, 1.0, 6.33 ** 0.5], abs=1e-3)
+    assert recorded["ce_weight_3"] == pytest.approx(6.33 ** 0.5, abs=1e-3)
+    # without the small organ every weight is 1: no weight tensor at all (the plain CE path),
+    # while the weights are still recorded
+    lab[lab == 3] = 0
+    w, recorded = _class_weights([study], 4, cfg)
+    assert w is None and recorded == {"ce_weight_1": 1.0, "ce_weight_2": 1.0, "ce_weight_3": 1.0}
+    assert _class_weights([study], 4, make_config("tiny")) == (None, {})
