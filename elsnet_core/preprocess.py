@@ -11,6 +11,7 @@ so predictions land on exactly the input's grid.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -187,11 +188,7 @@ class WorkingGrid:
         z_n = probs.shape[0]
         labels = np.zeros((a_n, b_n, z_n), dtype=np.uint8)
         conf = np.ones((a_n, b_n, z_n), dtype=np.float32)
-        base = self._inverse_grid()[None]
-        for z0 in range(0, z_n, chunk):
-            p = probs[z0 : z0 + chunk].float()
-            grid = base.expand(p.shape[0], -1, -1, -1)
-            q = F.grid_sample(p, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+        for z0, q in self._resampled(lambda a, b: probs[a:b].float(), z_n, chunk):
             q[:, 0] += (1.0 - q.sum(dim=1)).clamp_min(0.0)
             mx, am = q.max(dim=1)
             labels[:, :, z0 : z0 + chunk] = am.permute(1, 2, 0).numpy().astype(np.uint8)
@@ -212,18 +209,28 @@ class WorkingGrid:
         a_n, b_n = self._canon_shape()
         z_n = labels.shape[0]
         out = np.full((a_n, b_n, z_n), fill, dtype=np.uint8)
-        base = self._inverse_grid()[None]
         index = torch.from_numpy(np.searchsorted(values, labels).astype(np.int64))
-        for z0 in range(0, z_n, chunk):
-            part = index[z0 : z0 + chunk]
-            onehot = F.one_hot(part, len(values)).permute(0, 3, 1, 2).float()
-            grid = base.expand(onehot.shape[0], -1, -1, -1)
-            q = F.grid_sample(onehot, grid, mode="bilinear", padding_mode="zeros",
-                              align_corners=True)
+
+        def onehot(a: int, b: int) -> torch.Tensor:
+            return F.one_hot(index[a:b], len(values)).permute(0, 3, 1, 2).float()
+
+        for z0, q in self._resampled(onehot, z_n, chunk):
             weight, arg = q.max(dim=1)
             lab = torch.where(weight > 0.25, lut[arg], torch.tensor(fill))
             out[:, :, z0 : z0 + chunk] = lab.permute(1, 2, 0).numpy().astype(np.uint8)
         return np.ascontiguousarray(self.canon.inverse(out))
+
+    def _resampled(self, channels: Callable[[int, int], torch.Tensor], z_n: int, chunk: int
+                   ) -> Iterator[tuple[int, torch.Tensor]]:
+        """(z0, working-grid channels of slices z0..z0+chunk bilinearly resampled onto the
+        canonical original grid (n, C, A, B); zero outside the working window), chunk by chunk
+        so a long study never holds all its channels at the original resolution at once."""
+        base = self._inverse_grid()[None]
+        for z0 in range(0, z_n, chunk):
+            p = channels(z0, z0 + chunk)
+            grid = base.expand(p.shape[0], -1, -1, -1)
+            yield z0, F.grid_sample(p, grid, mode="bilinear", padding_mode="zeros",
+                                    align_corners=True)
 
     def working_spacing(self, z_mm: float) -> tuple[float, float, float]:
         """Spacing in mm of the working volume axes (i, j, z)."""
