@@ -200,8 +200,7 @@ def _class_weights(exs: list[_Study], n_classes: int, cfg: ElsnetConfig
     recorded = {f"ce_weight_{c}": w for c, w in enumerate(ce_weights) if c}
     if all(w == 1.0 for w in ce_weights):
         # nothing to lift: train on the plain loss itself, not a weighted CE with unit weights
-        # (equal in exact arithmetic, but its rounding differs, and session 15 saw an ACDC fit
-        # land 0.03 away from the plain one on that alone)
+        # (equal in exact arithmetic; this keeps such a fit the plain fit to the last bit)
         return None, recorded
     return torch.tensor(ce_weights, dtype=torch.float32), recorded
 
