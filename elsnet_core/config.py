@@ -16,8 +16,10 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     train a second stage on exemplar + synthetic + pseudo-labelled studies.
 ``standard_aug_only`` (bool, default False)
     The naive baseline: the same network trained on the exemplar with standard random
-    augmentation only. Forces ``cohort_synthesis``, ``contrastive`` and ``stage2`` off and
-    uses the plain augmentation strength (no cohort appearance, no heavy appearance model).
+    augmentation only. Forces ``cohort_synthesis``, ``contrastive``, ``stage2`` and
+    ``slice_completion`` off (a painted slice trains as painted: the random-walk completion
+    is part of the method) and uses the plain augmentation strength (no cohort appearance,
+    no heavy appearance model).
 
 ``self_training_rounds`` (int, default 1)
     Cut stage 2 into this many segments of one learning-rate schedule and pseudo-label the
@@ -239,7 +241,8 @@ class ElsnetConfig:
         """Return the config with ``standard_aug_only`` resolved into the method switches."""
         if self.standard_aug_only:
             return dataclasses.replace(
-                self, cohort_synthesis=False, contrastive=False, stage2=False
+                self, cohort_synthesis=False, contrastive=False, stage2=False,
+                slice_completion=False,
             )
         return self
 
