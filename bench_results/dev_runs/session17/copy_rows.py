@@ -1,0 +1,40 @@
+"""Session 17: copy this session's baseline and ablation rows into the protocol JSONs.
+
+Every `fast` `unet_standard_aug` and `elsnet_no_*` row of the volume setting (all three
+packs) and of the slice setting (acdc_cine, chaos_mr_t2) was re-run on the current code, so
+each ablation sits beside an `elsnet` row of the same computation, machine kind and seed
+(session 16's `elsnet` rows: commit c74494b; the code between c74494b and these runs changed
+a comment, the shared resampling loop - identical Dice to every digit, session 16 - and the
+slice-setting U-Net baseline, which now trains the painted slice without the random-walk
+completion). All on this session's 2-vCPU AMD EPYC with AVX-512 and native bf16 (device
+`cpu (bf16)`), one run at a time on an idle machine, seed 0. Each copied row is marked with
+`copied_from`; every other row stays as it was. Run from the repository root.
+"""
+import json
+import sys
+from pathlib import Path
+
+D = Path("bench_results/dev_runs/session17")
+SOURCES = {
+    ("chaos_mr_t2", "volume"): D / "chaos_v_abl.json",
+    ("acdc_cine", "volume"): D / "acdc_v_abl.json",
+    ("synapse_ct", "volume"): D / "syn_v_abl.json",
+    ("acdc_cine", "slice"): D / "acdc_sl_abl.json",
+    ("chaos_mr_t2", "slice"): D / "chaos_sl_abl.json",
+}
+for (pack, setting), src in SOURCES.items():
+    if not src.exists():
+        print(f"{src}: not there, skipped", file=sys.stderr)
+        continue
+    target = Path(f"bench_results/{pack}_{setting}_fast.json")
+    data = json.loads(target.read_text())
+    run = json.loads(src.read_text())
+    for method, row in run["methods"].items():
+        row = dict(row)
+        for key in ("git_commit", "code_sha", "date_utc", "command", "torch_threads"):
+            if key in run:
+                row.setdefault(key, run[key])
+        row["copied_from"] = f"{src}#{method}"
+        data["methods"][method] = row
+        print(f"{target.name}: {method} <- {src} ({row['mean_dice']:.3f})")
+    target.write_text(json.dumps(data, indent=1) + "\n")
