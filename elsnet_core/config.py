@@ -14,6 +14,11 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
 ``stage2`` (bool, default True)
     Pseudo-label the unlabeled studies with the stage-1 model (confident voxels only) and
     train a second stage on exemplar + synthetic + pseudo-labelled studies.
+
+    What each is worth (``fast``, volume setting, seed 0, session 17, the full method minus
+    the part; CHAOS / ACDC / Synapse 8-organ): cohort synthesis +0.047 / +0.071 / +0.204,
+    contrastive +0.030 / +0.020 / +0.024, stage 2 +0.005 / +0.033 / +0.056
+    (docs/benchmarks.md, "Session 17", with the slice setting and a second seed).
 ``standard_aug_only`` (bool, default False)
     The naive baseline: the same network trained on the exemplar with standard random
     augmentation only. Forces ``cohort_synthesis``, ``contrastive``, ``stage2`` and
