@@ -1,7 +1,7 @@
 """Session 17: copy this session's baseline and ablation rows into the protocol JSONs.
 
 Every `fast` `unet_standard_aug` and `elsnet_no_*` row of the volume setting (all three
-packs) and of the slice setting (acdc_cine, chaos_mr_t2) was re-run on the current code, so
+packs) and of the slice setting (all three packs) was re-run on the current code, so
 each ablation sits beside an `elsnet` row of the same computation, machine kind and seed
 (session 16's `elsnet` rows: commit c74494b; the code between c74494b and these runs changed
 a comment, the shared resampling loop - identical Dice to every digit, session 16 - and the
@@ -21,6 +21,7 @@ SOURCES = {
     ("synapse_ct", "volume"): D / "syn_v_abl.json",
     ("acdc_cine", "slice"): D / "acdc_sl_abl.json",
     ("chaos_mr_t2", "slice"): D / "chaos_sl_abl.json",
+    ("synapse_ct", "slice"): D / "syn_sl_abl.json",
 }
 for (pack, setting), src in SOURCES.items():
     if not src.exists():
