@@ -7,8 +7,11 @@ their HD95 was computed afterwards from the same saved model (posthoc_hd95.py, w
 every case's Dice against the run's first; `hd95_note` in the row). Each copied row is marked
 with `copied_from`; every other row stays as it was. Run from the repository root.
 """
-import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+from copy_bench_rows import copy_rows  # noqa: E402
 
 D = Path("bench_results/dev_runs/session16")
 SOURCES = {
@@ -19,15 +22,4 @@ SOURCES = {
     ("synapse_ct", "volume"): D / "syn_v_s0_def.json",
     ("synapse_ct", "slice"): D / "syn_sl_s0_def.json",
 }
-for (pack, setting), src in SOURCES.items():
-    target = Path(f"bench_results/{pack}_{setting}_fast.json")
-    data = json.loads(target.read_text())
-    run = json.loads(src.read_text())
-    row = dict(run["methods"]["elsnet"])
-    for key in ("git_commit", "code_sha", "date_utc", "command", "torch_threads"):
-        if key in run:
-            row.setdefault(key, run[key])
-    row["copied_from"] = f"{src}#elsnet"
-    data["methods"]["elsnet"] = row
-    print(f"{target.name}: elsnet <- {src} ({row['mean_dice']:.3f})")
-    target.write_text(json.dumps(data, indent=1) + "\n")
+copy_rows(SOURCES, methods=["elsnet"])

@@ -10,9 +10,11 @@ completion). All on this session's 2-vCPU AMD EPYC with AVX-512 and native bf16 
 `cpu (bf16)`), one run at a time on an idle machine, seed 0. Each copied row is marked with
 `copied_from`; every other row stays as it was. Run from the repository root.
 """
-import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
+from copy_bench_rows import copy_rows  # noqa: E402
 
 D = Path("bench_results/dev_runs/session17")
 SOURCES = {
@@ -23,19 +25,4 @@ SOURCES = {
     ("chaos_mr_t2", "slice"): D / "chaos_sl_abl.json",
     ("synapse_ct", "slice"): D / "syn_sl_abl.json",
 }
-for (pack, setting), src in SOURCES.items():
-    if not src.exists():
-        print(f"{src}: not there, skipped", file=sys.stderr)
-        continue
-    target = Path(f"bench_results/{pack}_{setting}_fast.json")
-    data = json.loads(target.read_text())
-    run = json.loads(src.read_text())
-    for method, row in run["methods"].items():
-        row = dict(row)
-        for key in ("git_commit", "code_sha", "date_utc", "command", "torch_threads"):
-            if key in run:
-                row.setdefault(key, run[key])
-        row["copied_from"] = f"{src}#{method}"
-        data["methods"][method] = row
-        print(f"{target.name}: {method} <- {src} ({row['mean_dice']:.3f})")
-    target.write_text(json.dumps(data, indent=1) + "\n")
+copy_rows(SOURCES)
