@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-from copy_bench_rows import copy_rows  # noqa: E402
+from copy_bench_rows import copy_rows
 
 D = Path("bench_results/dev_runs/session16")
 SOURCES = {
