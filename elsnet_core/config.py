@@ -15,10 +15,12 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     Pseudo-label the unlabeled studies with the stage-1 model (confident voxels only) and
     train a second stage on exemplar + synthetic + pseudo-labelled studies.
 
-    What each is worth (``fast``, volume setting, seed 0, session 17, the full method minus
-    the part; CHAOS / ACDC / Synapse 8-organ): cohort synthesis +0.047 / +0.071 / +0.204,
-    contrastive +0.030 / +0.020 / +0.024, stage 2 +0.005 / +0.033 / +0.056
-    (docs/benchmarks.md, "Session 17", with the slice setting and a second seed).
+    What each is worth (``fast``, volume setting, the full method minus the part; sessions
+    17-18, docs/benchmarks.md): cohort synthesis +0.047 / +0.071 / +0.204 (CHAOS / ACDC /
+    Synapse 8-organ, seed 0; over three seeds CHAOS +0.098, ACDC +0.019); stage 2 positive in
+    all 8 runs of three packs (+0.005..+0.056); contrastive +0.024 / +0.058 on Synapse's 13
+    organs (two seeds) and within the seed spread on the 3-4-class MR packs (means +0.006 /
+    -0.000 over three seeds).
 ``standard_aug_only`` (bool, default False)
     The naive baseline: the same network trained on the exemplar with standard random
     augmentation only. Forces ``cohort_synthesis``, ``contrastive``, ``stage2`` and
