@@ -13,19 +13,11 @@ import nibabel as nib
 import numpy as np
 
 sys.path.insert(0, ".")
+from elsnet_core.bench import slice_setting_label
 from elsnet_core.completion import CompletionSettings, complete_label
 from elsnet_core.config import ElsnetConfig
 
 PACK = "../shared/data/chaos_mr_t2"
-IGNORE = 255
-
-
-def protocol_slice(lab: np.ndarray) -> int:
-    """Most organs, then the largest foreground, then the lowest index (slices on axis 2)."""
-    def key(z: int) -> tuple[int, int, int]:
-        s = lab[:, :, z]
-        return len(set(np.unique(s).tolist()) - {0}), int((s > 0).sum()), -z
-    return max(range(lab.shape[2]), key=key)
 
 
 def main(cases: list[str]) -> None:
@@ -37,9 +29,7 @@ def main(cases: list[str]) -> None:
         lab = np.asarray(nib.load(f"{PACK}/labels/{case}.nii.gz").dataobj).astype(np.uint8)
         lo, hi = np.percentile(img, [0.5, 99.5])
         img = np.clip((img - lo) / (hi - lo), 0, 1)
-        z = protocol_slice(lab)
-        painted = np.full(lab.shape, IGNORE, np.uint8)
-        painted[:, :, z] = lab[:, :, z]
+        painted, z = slice_setting_label(lab)
         sp = nii.header.get_zooms()
         to_zhw = lambda a: np.transpose(a, (2, 0, 1))  # noqa: E731
         out = complete_label(to_zhw(img), to_zhw(painted), (float(sp[2]), float(sp[0]), float(sp[1])),
