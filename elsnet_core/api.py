@@ -37,7 +37,7 @@ from elsnet_core.preprocess import (
     plan_field_of_view,
 )
 from elsnet_core.propagation import PropagationSettings, propagate_slices
-from elsnet_core.pseudo import pseudo_label, registration_fallback
+from elsnet_core.pseudo import REGISTRATION_FALLBACK_DICE, pseudo_label, registration_fallback
 from elsnet_core.synthesis import cohort_bank
 from elsnet_core.training import (
     SlicePool,
@@ -59,6 +59,9 @@ MIN_TRAIN_FRACTION = 0.1
 # an organ whose Dice on the exemplar's own annotated voxels is below this after training was not
 # learned (learned organs score 0.84-0.96 there, unlearned ones ~0: session 14, Synapse fast)
 NOT_LEARNED_DICE = 0.5
+# fit's metric: the stage-1 network's Dice against the registration-propagated labels of the
+# cohort, mean over studies, per organ (the suffix); see FitResult.from_registration
+_AGREEMENT_KEY = "stage1_vs_registration_dice_"
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,18 @@ class FitResult:
     def not_learned(self) -> list[int]:
         """Organs the model does not reproduce on its own exemplar's annotated voxels."""
         return sorted(c for c, d in self.exemplar_dice.items() if d < NOT_LEARNED_DICE)
+
+    @property
+    def from_registration(self) -> dict[int, float]:
+        """Organs stage 1 did not learn on the cohort, by their stage-1 network-vs-registration
+        Dice there (below ``REGISTRATION_FALLBACK_DICE``): stage 2 learned them from the
+        registration-propagated labels, so expect registration-quality masks and check them.
+        Empty when the fit had no cohort to register to (or no stage 2)."""
+        found: dict[int, float] = {}
+        for key, value in self.metrics.items():
+            if key.startswith(_AGREEMENT_KEY) and value < REGISTRATION_FALLBACK_DICE:
+                found[int(key[len(_AGREEMENT_KEY):])] = float(value)
+        return dict(sorted(found.items()))
 
 
 @dataclass
@@ -216,19 +231,22 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
     organs it did not learn to registration (:func:`registration_fallback`); every round
     keeps the painted voxels of a slice exemplar as painted. Updates ``metrics`` in place.
     """
+    prefix = "stage1" if r == 0 else f"round{r + 1}"
     if cache is not None and cache.exists():
         data = np.load(cache)
         plabs = [data[f"lab{i}"] for i in range(len(targets))]
         confs = [float(c) for c in data["conf"]]
+        if "agree_c" in data:  # a resumed fit keeps the agreement it measured (FitResult)
+            for c, v in zip(data["agree_c"].tolist(), data["agree_v"].tolist(), strict=True):
+                metrics[f"{prefix}_vs_registration_dice_{int(c)}"] = float(v)
     else:
         plabs, confs, agrees = pseudo_label(model, targets, cfg.context, dev,
                                             cfg.pseudo_threshold, props, amp=amp,
                                             on_step=on_step, class_keep=cfg.pseudo_class_keep)
-        prefix = "stage1" if r == 0 else f"round{r + 1}"
-        for c in range(1, n_classes):  # network vs registration, per organ (diagnostic)
-            vals = [a[c] for a in agrees if c in a]
-            if vals:
-                metrics[f"{prefix}_vs_registration_dice_{c}"] = float(np.mean(vals))
+        agreement = {c: float(np.mean([a[c] for a in agrees if c in a]))
+                     for c in range(1, n_classes) if any(c in a for a in agrees)}
+        for c, v in agreement.items():  # network vs registration, per organ
+            metrics[f"{prefix}_vs_registration_dice_{c}"] = v
         if props is not None:
             handed = registration_fallback(plabs, props, agrees)
             if r == 0:
@@ -238,7 +256,9 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
             painted = s.painted if s.painted is not None else _labels(s)
             plabs[n_unl + i] = np.where(painted != IGNORE, painted, lab).astype(np.uint8)
         if cache is not None:
-            _savez(cache, conf=np.array(confs), **{f"lab{i}": a for i, a in enumerate(plabs)})
+            _savez(cache, conf=np.array(confs), agree_c=np.array(list(agreement), dtype=np.int64),
+                   agree_v=np.array(list(agreement.values()), dtype=np.float64),
+                   **{f"lab{i}": a for i, a in enumerate(plabs)})
     metrics["pseudo_confidence"] = float(np.mean(confs)) if confs else 0.0
     metrics["pseudo_kept_fraction"] = float(np.mean([(p != IGNORE).mean() for p in plabs]))
     if r > 0:

@@ -81,6 +81,11 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         print(f"warning: the model does not reproduce {shown} on the exemplar it was trained on; "
               "expect these organs to be missing from its masks (organs a few pixels wide at "
               "the preset's working resolution: try --preset full)")
+    if result.from_registration:
+        shown = ", ".join(f"label {c} (Dice {d:.2f})" for c, d in result.from_registration.items())
+        print(f"warning: stage 1 and registration disagree on {shown} over the cohort; stage 2 "
+              "learned these organs from registration: check their masks (on the benchmark "
+              "packs such organs nearly always scored Dice < 0.5; painting them more helps)")
     return 0
 
 

@@ -211,7 +211,9 @@ def _train(job_id: str, work: Path, reporter: JobReporter) -> None:
                          "next_slice_to_paint": _next_slices(result.next_slices, exemplars),
                          "completed_exemplars": completed,
                          "organs_not_learned": [labels.get(c, f"label {c}")
-                                                for c in result.not_learned]},
+                                                for c in result.not_learned],
+                         "organs_from_registration": [labels.get(c, f"label {c}")
+                                                      for c in result.from_registration]},
                 exemplar_study_ids=[st.id for st in exemplars],
             )
         )

@@ -58,3 +58,15 @@ export function notLearnedText(metrics) {
   if (!missed.length) return null
   return `not learned: ${missed.join(', ')}`
 }
+
+/**
+ * The model's "check these" warning: stage 1 and the registration of the exemplar to the cohort
+ * disagreed on these organs (Dice < 0.2), so stage 2 learned them from registration
+ * (metrics.organs_from_registration); on the benchmark packs such organs nearly always came out
+ * poor. Returns null when there is nothing to warn about.
+ */
+export function fromRegistrationText(metrics) {
+  const organs = Array.isArray(metrics?.organs_from_registration) ? metrics.organs_from_registration : []
+  if (!organs.length) return null
+  return `check: ${organs.join(', ')}`
+}

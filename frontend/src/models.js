@@ -1,7 +1,7 @@
 // Models tab: the project's models, "make active", artifact download.
 
 import * as api from './api.js'
-import { notLearnedText } from './guidance.js'
+import { fromRegistrationText, notLearnedText } from './guidance.js'
 import { $, h, P, state, showMessage, guarded, fmtDate, short } from './ui.js'
 
 // ---------------------------------------------------------------- models
@@ -42,6 +42,19 @@ export function notLearnedBadge(m) {
   }, text)
 }
 
+// organs stage 1 did not learn on the cohort: stage 2 learned them from registration, and
+// their masks are usually poor; the person should check them before using them
+export function fromRegistrationBadge(m) {
+  const text = fromRegistrationText(m)
+  if (!text) return ''
+  return h('span', {
+    class: 'badge warn from-registration',
+    title: 'Stage 1 and the registration of the exemplar to the cohort disagreed on these organs, '
+      + 'so the model learned them from registration: check their masks (they are usually poor). '
+      + 'Painting these organs on more slices of the exemplar helps.',
+  }, text)
+}
+
 export function renderModels() {
   const activeId = state.project?.active_model_id
   $('#models-table tbody').replaceChildren(
@@ -51,7 +64,8 @@ export function renderModels() {
         h('td', { title: m.id }, short(m.id)),
         h('td', {}, fmtDate(m.created_at)),
         h('td', {}, state.jobs.find((j) => j.id === m.job_id)?.preset ?? m.config?.preset ?? m.config?.config?.size ?? ''),
-        h('td', { class: 'muted' }, metricText(m.metrics), notLearnedBadge(m.metrics)),
+        h('td', { class: 'muted' }, metricText(m.metrics), notLearnedBadge(m.metrics),
+          fromRegistrationBadge(m.metrics)),
         h('td', {}, (m.exemplar_study_ids ?? []).length),
         h('td', {}, active ? h('span', { class: 'badge ok' }, 'active') : ''),
         h('td', {},

@@ -1,7 +1,7 @@
 // Unit tests for the next-slice guidance (node --test; no browser needed).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { completionFor, nextSliceFor, nextSliceText, notLearnedText, trainingDoneHint } from '../src/guidance.js'
+import { completionFor, fromRegistrationText, nextSliceFor, nextSliceText, notLearnedText, trainingDoneHint } from '../src/guidance.js'
 
 const model = (id, created, exemplars, next) => ({ id, created_at: created, exemplar_study_ids: exemplars, metrics: next ? { next_slice_to_paint: next } : { fit_seconds: 3 } })
 
@@ -56,4 +56,11 @@ test('the not-learned warning names the organs, and only when there are some', (
   assert.equal(notLearnedText({ organs_not_learned: [] }), null)
   assert.equal(notLearnedText({ fit_seconds: 3 }), null) // models made before the self-check
   assert.equal(notLearnedText(undefined), null)
+})
+
+test('the from-registration warning names the organs, and only when there are some', () => {
+  assert.equal(fromRegistrationText({ organs_from_registration: ['pancreas', 'adrenal R'] }), 'check: pancreas, adrenal R')
+  assert.equal(fromRegistrationText({ organs_from_registration: [] }), null)
+  assert.equal(fromRegistrationText({ organs_not_learned: ['pancreas'] }), null) // models made before it
+  assert.equal(fromRegistrationText(null), null)
 })

@@ -17,6 +17,7 @@ from elsnet_core.errors import Cancelled, InvalidExemplar, InvalidInput, ModelLo
 from elsnet_core.exemplar import suggest_next_slice
 from elsnet_core.losses import IGNORE
 from elsnet_core.metrics import pooled_dice
+from elsnet_core.pseudo import REGISTRATION_FALLBACK_DICE
 from tests.core.helpers import blob_case, oblique_affine, write_case
 
 QUICK = {"stage1_iters": 24, "stage2_iters": 8, "batch_size": 4, "time_budget_s": None,
@@ -298,6 +299,35 @@ def test_not_learned_lists_the_organs_below_the_self_check_floor(tmp_path):
     res = FitResult(tmp_path, {}, {}, 1.0, "cpu", exemplar_dice={1: 0.93, 2: 0.0, 3: 0.49, 4: 0.5})
     assert NOT_LEARNED_DICE == 0.5 and res.not_learned == [2, 3]
     assert FitResult(tmp_path, {}, {}, 1.0, "cpu").not_learned == []
+
+
+def test_from_registration_lists_the_organs_stage1_and_registration_disagree_on(tmp_path):
+    metrics = {"stage1_vs_registration_dice_1": 0.81, "stage1_vs_registration_dice_2": 0.05,
+               "stage1_vs_registration_dice_3": 0.2, "stage1_vs_registration_dice_12": 0.0,
+               "round2_vs_registration_dice_1": 0.0,  # later rounds hand nothing over
+               "exemplar_dice_3": 0.0, "pseudo_confidence": 0.1}
+    res = FitResult(tmp_path, {}, metrics, 1.0, "cpu")
+    assert REGISTRATION_FALLBACK_DICE == 0.2 and res.from_registration == {2: 0.05, 12: 0.0}
+    assert FitResult(tmp_path, {}, {}, 1.0, "cpu").from_registration == {}  # no cohort
+
+
+def test_a_fit_resumed_after_pseudo_labelling_keeps_the_registration_agreement(cohort, tmp_path):
+    (ex_img, ex_lab), unl = cohort
+    whole = fit([(ex_img, ex_lab)], unl, tmp_path / "a", preset="tiny", device="cpu",
+                work_dir=tmp_path / "wa", overrides=QUICK)
+    agreement = {k: v for k, v in whole.metrics.items() if "_vs_registration_dice_" in k}
+    assert agreement, whole.metrics  # the cohort was registered and compared, organ by organ
+    stages: list[str] = []  # cancelled once stage 2 has begun, after pseudo-labelling
+
+    with pytest.raises(Cancelled):
+        fit([(ex_img, ex_lab)], unl, tmp_path / "b", preset="tiny", device="cpu",
+            work_dir=tmp_path / "wb", progress=lambda e: stages.append(e.stage),
+            should_stop=lambda: "train_stage2" in stages, overrides=QUICK)
+    assert list((tmp_path / "wb").rglob("pseudo_*.npz"))  # stage 2 resumes from these labels
+    resumed = fit([(ex_img, ex_lab)], unl, tmp_path / "b", preset="tiny", device="cpu",
+                  work_dir=tmp_path / "wb", overrides=QUICK)
+    assert {k: v for k, v in resumed.metrics.items() if "_vs_registration_dice_" in k} == \
+        pytest.approx(agreement)
 
 
 def test_a_resumed_slice_fit_reuses_the_completed_exemplar(tmp_path, monkeypatch):

@@ -132,6 +132,12 @@ def test_embedded_default_flow_slice_exemplar(tmp_path: Path) -> None:
                   if k.startswith("exemplar_dice_") and k != "exemplar_dice_mean"}
         assert scored and {str(c) for c in scored} <= set(LABELS), m
         assert m["organs_not_learned"] == [LABELS[str(c)] for c in sorted(scored) if scored[c] < 0.5]
+        # and the organs stage 1 did not learn on the cohort (disagreeing with registration,
+        # which stage 2 then learned them from) are named for the person to check
+        agreed = {int(k.rsplit("_", 1)[1]): v for k, v in m.items()
+                  if k.startswith("stage1_vs_registration_dice_")}
+        assert agreed and {str(c) for c in agreed} <= set(LABELS), m
+        assert m["organs_from_registration"] == [LABELS[str(c)] for c in sorted(agreed) if agreed[c] < 0.2]
         # what the training made of the one painted slice: the label it trained on, on the
         # exemplar's grid, the painted slice as painted, the organs found on other slices
         assert model["metrics"]["completed_exemplars"] == [ex["id"]]
