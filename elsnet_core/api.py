@@ -37,7 +37,13 @@ from elsnet_core.preprocess import (
     plan_field_of_view,
 )
 from elsnet_core.propagation import PropagationSettings, propagate_slices
-from elsnet_core.pseudo import REGISTRATION_FALLBACK_DICE, pseudo_label, registration_fallback
+from elsnet_core.pseudo import (
+    REGISTRATION_FALLBACK_DICE,
+    misregistered,
+    organ_agreement,
+    pseudo_label,
+    registration_fallback,
+)
 from elsnet_core.synthesis import cohort_bank
 from elsnet_core.training import (
     SlicePool,
@@ -239,15 +245,19 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
         if "agree_c" in data:  # a resumed fit keeps the agreement it measured (FitResult)
             for c, v in zip(data["agree_c"].tolist(), data["agree_v"].tolist(), strict=True):
                 metrics[f"{prefix}_vs_registration_dice_{int(c)}"] = float(v)
+            if props is not None:
+                metrics[f"{prefix}_misregistered_studies"] = float(data["misregistered"])
     else:
         plabs, confs, agrees = pseudo_label(model, targets, cfg.context, dev,
                                             cfg.pseudo_threshold, props, amp=amp,
                                             on_step=on_step, class_keep=cfg.pseudo_class_keep)
-        agreement = {c: float(np.mean([a[c] for a in agrees if c in a]))
-                     for c in range(1, n_classes) if any(c in a for a in agrees)}
-        for c, v in agreement.items():  # network vs registration, per organ
+        # network vs registration, per organ, over the studies not misregistered as a whole
+        agreement = organ_agreement(agrees)
+        for c, v in agreement.items():
             metrics[f"{prefix}_vs_registration_dice_{c}"] = v
+        n_misregistered = len(misregistered(agrees))
         if props is not None:
+            metrics[f"{prefix}_misregistered_studies"] = float(n_misregistered)
             handed = registration_fallback(plabs, props, agrees)
             if r == 0:
                 metrics["stage2_registration_fallback_organs"] = float(len(handed))
@@ -258,6 +268,7 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
         if cache is not None:
             _savez(cache, conf=np.array(confs), agree_c=np.array(list(agreement), dtype=np.int64),
                    agree_v=np.array(list(agreement.values()), dtype=np.float64),
+                   misregistered=np.asarray(n_misregistered),
                    **{f"lab{i}": a for i, a in enumerate(plabs)})
     metrics["pseudo_confidence"] = float(np.mean(confs)) if confs else 0.0
     metrics["pseudo_kept_fraction"] = float(np.mean([(p != IGNORE).mean() for p in plabs]))

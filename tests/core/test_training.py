@@ -82,6 +82,27 @@ def test_organs_stage_one_missed_are_handed_to_registration():
     assert registration_fallback([untouched], [prop], [{1: 0.9, 2: 0.5}]) == []
 
 
+def test_a_study_misregistered_as_a_whole_neither_votes_nor_gets_registration_labels():
+    from elsnet_core.pseudo import misregistered, organ_agreement, registration_fallback
+
+    prop = np.zeros((3, 9, 9), dtype=np.uint8)
+    prop[:, 1:4, 1:4] = 1
+    prop[:, 4:9, 4:9] = 2
+    # study 0 registered well (organ 1 agrees, organ 2 unlearned); study 1's registration
+    # landed nowhere near the network's organs; study 2 holds no organ in either label
+    agreements = [{1: 0.9, 2: 0.0}, {1: 0.05, 2: 0.29}, {}]
+    assert misregistered(agreements) == [1]
+    assert organ_agreement(agreements) == {1: 0.9, 2: 0.0}  # study 1 does not drag organ 1 down
+    good, bad, empty = (np.zeros_like(prop) for _ in range(3))
+    assert registration_fallback([good, bad, empty], [prop, prop, prop], agreements) == [2]
+    assert (good[:, 5:8, 5:8] == 2).all()
+    assert not bad.any()  # the misregistered study keeps the network's labels
+    assert (empty[:, 5:8, 5:8] == 2).all()
+    # an organ that is low only because of the misregistered study is not handed over
+    assert registration_fallback([np.zeros_like(prop)] * 2, [prop, prop],
+                                 [{1: 0.9, 2: 0.3}, {1: 0.0, 2: 0.0}]) == []
+
+
 def test_pseudo_labels_ignore_organ_islands_outside_the_largest_component():
     import torch
 
