@@ -3,6 +3,7 @@
 import * as api from './api.js'
 import { $, h, P, state, showMessage, guarded, short, fmtBytes } from './ui.js'
 import { openStudy } from './studyview.js'
+import { confidenceBadge } from './guidance.js'
 
 // ---------------------------------------------------------------- upload
 export const dz = $('#dropzone')
@@ -99,11 +100,10 @@ export function renderStudies() {
     ...state.studies.map((s) => {
       const img = h('img', { class: 'thumb', alt: `preview of ${s.name}` })
       loadThumb(s, img)
-      const conf = s.mask?.confidence
-      const confBadge =
-        conf === undefined || conf === null
-          ? h('span', { class: 'muted' }, '—')
-          : h('span', { class: `badge ${conf >= 0.8 ? 'ok' : conf >= 0.5 ? 'warn' : 'err'}`, title: 'model confidence (per-study quality signal)' }, conf.toFixed(2))
+      const cb = confidenceBadge(state.studies, s)
+      const confBadge = cb.level === 'none'
+        ? h('span', { class: 'muted' }, cb.text)
+        : h('span', { class: `badge confidence ${cb.level === 'plain' ? '' : cb.level}`, title: cb.title }, cb.text)
       return h('tr', { dataset: { studyId: s.id }, class: state.study?.id === s.id ? 'selected' : '' },
         h('td', {}, img),
         h('td', {}, h('strong', {}, s.name), h('div', { class: 'muted' }, `${s.modality ?? ''} · ${fmtBytes(s.size_bytes ?? 0)}`)),

@@ -70,3 +70,41 @@ export function fromRegistrationText(metrics) {
   if (!organs.length) return null
   return `check: ${organs.join(', ')}`
 }
+
+// A study whose confidence is this far below the median of the studies the same model segmented
+// is marked "review first". The confidence ranks the studies of one model (within-fit Spearman
+// rho, median over the benchmark fits: ACDC 0.71-0.84, CHAOS 0.37-0.43, Synapse 0.20-0.40); it
+// is not an accuracy: nearly every study scores 0.8-0.97 whatever its Dice. Of the studies this
+// rule marked in those fits, 75 % (ACDC) and 38 % (CHAOS) were >= 0.15 Dice below their fit's
+// median study; on Synapse it marked none (docs/benchmarks.md, Session 19).
+export const REVIEW_FIRST_BELOW_MEDIAN = 0.03
+const MIN_STUDIES_TO_RANK = 4
+
+/**
+ * How the cohort table shows a study's mask confidence, relative to the other studies the same
+ * model segmented: { level: 'none' | 'err' | 'warn' | 'plain', text, title }.
+ */
+export function confidenceBadge(studies, study) {
+  const conf = study?.mask?.confidence
+  if (conf === undefined || conf === null) return { level: 'none', text: '—', title: '' }
+  if (conf === 0) return { level: 'err', text: 'no organ', title: 'The model found no organ in this study: check it.' }
+  const peers = (studies ?? [])
+    .filter((s) => s?.mask?.model_id === study.mask.model_id && typeof s.mask.confidence === 'number')
+    .map((s) => s.mask.confidence)
+    .sort((a, b) => a - b)
+  const text = conf.toFixed(2)
+  if (peers.length < MIN_STUDIES_TO_RANK) {
+    return { level: 'plain', text, title: 'Model confidence: ranks the studies of one model; not an accuracy.' }
+  }
+  const mid = peers.length / 2
+  const median = peers.length % 2 ? peers[Math.floor(mid)] : (peers[mid - 1] + peers[mid]) / 2
+  if (conf < median - REVIEW_FIRST_BELOW_MEDIAN) {
+    return {
+      level: 'warn',
+      text: `${text} · review first`,
+      title: `Confidence ${(median - conf).toFixed(2)} below the median of the ${peers.length} studies this model segmented: `
+        + 'among the likeliest to be wrong. The confidence ranks studies; it is not an accuracy.',
+    }
+  }
+  return { level: 'plain', text, title: `Model confidence (median over this model's ${peers.length} studies ${median.toFixed(2)}): ranks studies; not an accuracy.` }
+}

@@ -263,6 +263,13 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     assert out["chart_points"] >= 2
     assert out.get("live", {}).get("stage"), "no live stage was shown while training"
     assert out["mask_voxels_shown"] > 0
+    # then: the cohort table showed each segmented study's mask confidence (ranked against the
+    # model's other studies only from four on: this cohort is smaller, so no "review first")
+    cells = out["confidence_cells"]
+    assert cells and any(c["confidence"] is not None for c in cells), cells
+    for c in cells:
+        conf = c["confidence"]
+        assert c["text"] == (None if conf is None else "no organ" if conf == 0 else f"{conf:.2f}"), c
     mask = _nifti(Path(out["download"]["path"]).read_bytes())
     review = client.get(f"/api/v1/projects/{pid}/studies/{out['review_study_id']}").json()
     assert list(mask.shape) == list(review["shape"])

@@ -306,6 +306,12 @@ try {
     await page.waitForSelector('#studies-table button.dl-nifti', { timeout: 30000 })
     await page.waitForTimeout(1500)
     await shot(page, '04_cohort_review')
+    // what the table shows beside what the page's state (the API's list it rendered) holds
+    out.confidence_cells = await page.evaluate(() => [...document.querySelectorAll('#studies-table tbody tr')].map((r) => ({
+      id: r.dataset.studyId,
+      text: r.querySelector('.badge.confidence')?.textContent ?? null,
+      confidence: window.__elsnet.state.studies.find((s) => s.id === r.dataset.studyId)?.mask?.confidence ?? null,
+    })))
 
     step('reopen the exemplar: the slice to paint next')
     await page.click(`#studies-table tr[data-study-id="${target.id}"] button.annotate`)

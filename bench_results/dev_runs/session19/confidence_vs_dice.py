@@ -1,0 +1,59 @@
+"""How well does the per-study confidence rank the studies of one fit by their Dice? (session 19)
+
+Reads every benchmark JSON under bench_results/ (each fit once), pairs each test study's
+``confidence`` (the predictor's mean max-probability over its predicted organ voxels) with its
+mean Dice over organs, and reports per pack and setting the median within-fit Spearman rank
+correlation, then how often a study more than 0.03 below its fit's median confidence is a
+study more than 0.15 below its fit's median Dice.
+
+    python bench_results/dev_runs/session19/confidence_vs_dice.py      # from the repo root
+"""
+
+import collections
+import glob
+import json
+
+import numpy as np
+from scipy.stats import spearmanr
+
+
+def fits():
+    seen = set()
+    for path in sorted(glob.glob("bench_results/**/*.json", recursive=True)):
+        try:
+            d = json.load(open(path))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(d, dict) or "methods" not in d:
+            continue
+        for method, r in d["methods"].items():
+            conf, per_case = r.get("confidence"), r.get("per_case")
+            key = (d.get("pack"), d.get("setting"), d.get("exemplar"), method, r.get("date_utc"))
+            if not conf or not per_case or key in seen:
+                continue
+            seen.add(key)
+            pairs = [(conf[c["case"]], float(np.mean(list(c["dice"].values()))))
+                     for c in per_case if c["case"] in conf]
+            if len(pairs) >= 4:
+                yield d["pack"], d["setting"], np.array(pairs)
+
+
+def main() -> None:
+    rho = collections.defaultdict(list)
+    rel = collections.defaultdict(list)
+    for pack, setting, p in fits():
+        rho[(pack, setting)].append(spearmanr(p[:, 0], p[:, 1]).statistic)
+        rel[pack] += [(c - np.median(p[:, 0]), d - np.median(p[:, 1])) for c, d in p]
+    for k, v in sorted(rho.items()):
+        print(f"{k[0]:12s} {k[1]:6s} {len(v):3d} fits: within-fit Spearman rho median "
+              f"{np.nanmedian(v):.2f}, positive in {np.mean(np.array(v) > 0):.0%}")
+    for pack, v in sorted(rel.items()):
+        a = np.array(v)
+        flagged, bad = a[:, 0] < -0.03, a[:, 1] < -0.15
+        print(f"{pack:12s} {len(a)} studies: {int(bad.sum())} >= 0.15 below their fit's median "
+              f"Dice; confidence >= 0.03 below the fit's median flags {int(flagged.sum())}, "
+              f"{int((flagged & bad).sum())} of them such studies")
+
+
+if __name__ == "__main__":
+    main()
