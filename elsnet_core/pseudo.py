@@ -16,16 +16,17 @@ log = logging.getLogger(__name__)
 
 # An organ whose stage-1 network-vs-registration Dice on the cohort (mean over studies) is below
 # this was not learned in stage 1: stage 2 learns it from registration instead
-# (:func:`registration_fallback`). Such organs stay poor: in the benchmark fits of sessions 4-18,
-# 251 of the 263 organs below it scored test Dice < 0.5 (docs/benchmarks.md, Session 19).
+# (:func:`registration_fallback`). Such organs stay poor: of the organs below it in the benchmark
+# fits (sessions 4-19), 293 of 306 scored test Dice < 0.5 (docs/benchmarks.md, Session 19).
 REGISTRATION_FALLBACK_DICE = 0.2
 # A study on which no organ of the registration-propagated label overlaps the stage-1 network's
 # by this much (the best organ's Dice below it) was misregistered as a whole (a scan covering a
 # different body range: synapse_ct case_02, 597 mm long, as exemplar put every organ of two of
 # the four studies >= 100 mm off): its registration says nothing about which organs stage 1
 # learned, so it neither counts in their agreement nor receives registration labels.
-# Session 19: in 186 of the 187 logged stage-1 pseudo-labelling rounds of the benchmark runs,
-# leaving such studies out changes no organ's hand-over (docs/benchmarks.md).
+# Session 19: replayed on the 191 logged stage-1 pseudo-labelling rounds of the benchmark runs,
+# leaving such studies out changes the organs handed over only in the three case_02 runs
+# (docs/benchmarks.md).
 REGISTRATION_FAILED_DICE = 0.3
 
 
