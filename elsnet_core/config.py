@@ -239,7 +239,7 @@ class ElsnetConfig:
     amp: bool = True  # bf16 autocast on CUDA, and on CPUs with native bf16 (see training.amp_enabled)
     # --- inference -----------------------------------------------------------------------
     tta: bool = True  # flip test-time augmentation
-    lcc: bool = True  # keep the largest 3D connected component per organ
+    lcc: bool = True  # one 3D component per organ (predictor.largest_component_per_class)
     # --- bookkeeping ---------------------------------------------------------------------
     version: int = CONFIG_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
