@@ -73,10 +73,10 @@ export function fromRegistrationText(metrics) {
 
 // A study whose confidence is this far below the median of the studies the same model segmented
 // is marked "review first". The confidence ranks the studies of one model (within-fit Spearman
-// rho, median over the benchmark fits: ACDC 0.71-0.84, CHAOS 0.37-0.43, Synapse 0.30-0.40); it
+// rho, median over the benchmark fits: ACDC 0.71-0.84, CHAOS 0.37-0.42, Synapse 0.20-0.40); it
 // is not an accuracy: nearly every study scores 0.8-0.97 whatever its Dice. Of the studies this
 // rule marked in those fits, 75 % (ACDC) and 38 % (CHAOS) were >= 0.15 Dice below their fit's
-// median study; on Synapse it marked 1 study of 368 (docs/benchmarks.md, Session 19).
+// median study; on Synapse it marked 1 study of 372 (docs/benchmarks.md, Session 19).
 export const REVIEW_FIRST_BELOW_MEDIAN = 0.03
 const MIN_STUDIES_TO_RANK = 4
 

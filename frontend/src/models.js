@@ -30,29 +30,26 @@ export function metricText(m) {
     .join(' · ')
 }
 
+// a warning about some organs of a model, or '' when its text is null (nothing to warn about)
+function organWarning(text, cls, title) {
+  return text ? h('span', { class: `badge warn ${cls}`, title }, text) : ''
+}
+
 // organs the model does not reproduce on its own exemplar (fit's self-check): their masks will
 // be empty, and the person should know before trusting the model with them
 export function notLearnedBadge(m) {
-  const text = notLearnedText(m)
-  if (!text) return ''
-  return h('span', {
-    class: 'badge warn not-learned',
-    title: 'The trained model does not reproduce these organs on the exemplar it was trained on; '
-      + 'their masks will be missing. Small organs need the full preset (a finer grid).',
-  }, text)
+  return organWarning(notLearnedText(m), 'not-learned',
+    'The trained model does not reproduce these organs on the exemplar it was trained on; '
+    + 'their masks will be missing. Small organs need the full preset (a finer grid).')
 }
 
 // organs stage 1 did not learn on the cohort: stage 2 learned them from registration, and
 // their masks are usually poor; the person should check them before using them
 export function fromRegistrationBadge(m) {
-  const text = fromRegistrationText(m)
-  if (!text) return ''
-  return h('span', {
-    class: 'badge warn from-registration',
-    title: 'Stage 1 and the registration of the exemplar to the cohort disagreed on these organs, '
-      + 'so the model learned them from registration: check their masks (they are usually poor). '
-      + 'Painting these organs on more slices of the exemplar helps.',
-  }, text)
+  return organWarning(fromRegistrationText(m), 'from-registration',
+    'Stage 1 and the registration of the exemplar to the cohort disagreed on these organs, '
+    + 'so the model learned them from registration: check their masks (they are usually poor). '
+    + 'Painting these organs on more slices of the exemplar helps.')
 }
 
 export function renderModels() {

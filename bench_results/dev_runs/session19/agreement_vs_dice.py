@@ -10,36 +10,28 @@ the cohort registration, the only "registration" label is the exemplar's own (ag
     python bench_results/dev_runs/session19/agreement_vs_dice.py      # from the repo root
 """
 
-import glob
-import json
+import sys
 
 import numpy as np
 
+sys.path.insert(0, "bench_results/dev_runs/session19")
+from records import each_fit  # noqa: E402
+
 
 def organ_rows() -> list[tuple[float, float, str, str, str, str, str, str]]:
-    rows, seen = [], set()
-    for path in sorted(glob.glob("bench_results/**/*.json", recursive=True)):
-        try:
-            d = json.load(open(path))
-        except (OSError, ValueError):
+    rows = []
+    for d, method, r, path in each_fit():
+        if method == "elsnet_no_cohort_synthesis":
             continue
-        if not isinstance(d, dict) or "methods" not in d:
-            continue
-        for method, r in d["methods"].items():
-            tm = r.get("train_metrics") or {}
-            key = (d.get("pack"), d.get("setting"), d.get("exemplar"), method, r.get("date_utc"))
-            if method == "elsnet_no_cohort_synthesis" or key in seen:
+        for k, agree in (r.get("train_metrics") or {}).items():
+            if not k.startswith("stage1_vs_registration_dice_"):
                 continue
-            seen.add(key)
-            for k, agree in tm.items():
-                if not k.startswith("stage1_vs_registration_dice_"):
-                    continue
-                name = d.get("classes", {}).get(k.rsplit("_", 1)[1])
-                test = r.get("dice", {}).get(name)
-                if agree is None or test is None:
-                    continue
-                rows.append((agree, test, d["pack"], d["setting"], str(d.get("exemplar")),
-                             method, name, path))
+            name = d.get("classes", {}).get(k.rsplit("_", 1)[1])
+            test = r.get("dice", {}).get(name)
+            if agree is None or test is None:
+                continue
+            rows.append((agree, test, d["pack"], d["setting"], str(d.get("exemplar")),
+                         method, name, path))
     return rows
 
 

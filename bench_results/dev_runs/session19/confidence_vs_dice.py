@@ -10,32 +10,24 @@ study more than 0.15 below its fit's median Dice.
 """
 
 import collections
-import glob
-import json
+import sys
 
 import numpy as np
 from scipy.stats import spearmanr
 
+sys.path.insert(0, "bench_results/dev_runs/session19")
+from records import each_fit  # noqa: E402
+
 
 def fits():
-    seen = set()
-    for path in sorted(glob.glob("bench_results/**/*.json", recursive=True)):
-        try:
-            d = json.load(open(path))
-        except (OSError, ValueError):
+    for d, _method, r, _path in each_fit():
+        conf, per_case = r.get("confidence"), r.get("per_case")
+        if not conf or not per_case:
             continue
-        if not isinstance(d, dict) or "methods" not in d:
-            continue
-        for method, r in d["methods"].items():
-            conf, per_case = r.get("confidence"), r.get("per_case")
-            key = (d.get("pack"), d.get("setting"), d.get("exemplar"), method, r.get("date_utc"))
-            if not conf or not per_case or key in seen:
-                continue
-            seen.add(key)
-            pairs = [(conf[c["case"]], float(np.mean(list(c["dice"].values()))))
-                     for c in per_case if c["case"] in conf]
-            if len(pairs) >= 4:
-                yield d["pack"], d["setting"], np.array(pairs)
+        pairs = [(conf[c["case"]], float(np.mean(list(c["dice"].values()))))
+                 for c in per_case if c["case"] in conf]
+        if len(pairs) >= 4:
+            yield d["pack"], d["setting"], np.array(pairs)
 
 
 def main() -> None:
