@@ -85,7 +85,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         shown = ", ".join(f"label {c} (Dice {d:.2f})" for c, d in result.from_registration.items())
         print(f"warning: stage 1 and registration disagree on {shown} over the cohort; stage 2 "
               "learned these organs from registration: check their masks (on the benchmark "
-              "packs such organs nearly always scored Dice < 0.5; painting them more helps)")
+              "packs such organs nearly always scored Dice < 0.5)")
     return 0
 
 

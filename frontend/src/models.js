@@ -48,8 +48,7 @@ export function notLearnedBadge(m) {
 export function fromRegistrationBadge(m) {
   return organWarning(fromRegistrationText(m), 'from-registration',
     'Stage 1 and the registration of the exemplar to the cohort disagreed on these organs, '
-    + 'so the model learned them from registration: check their masks (they are usually poor). '
-    + 'Painting these organs on more slices of the exemplar helps.')
+    + 'so the model learned them from registration: check their masks (they are usually poor).')
 }
 
 export function renderModels() {
