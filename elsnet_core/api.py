@@ -242,22 +242,20 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
         data = np.load(cache)
         plabs = [data[f"lab{i}"] for i in range(len(targets))]
         confs = [float(c) for c in data["conf"]]
-        if "agree_c" in data:  # a resumed fit keeps the agreement it measured (FitResult)
-            for c, v in zip(data["agree_c"].tolist(), data["agree_v"].tolist(), strict=True):
-                metrics[f"{prefix}_vs_registration_dice_{int(c)}"] = float(v)
-            if props is not None:
-                metrics[f"{prefix}_misregistered_studies"] = float(data["misregistered"])
+        # a resumed fit keeps the agreement it measured (FitResult.from_registration)
+        agreement = ({int(c): float(v) for c, v in zip(data["agree_c"].tolist(),
+                                                        data["agree_v"].tolist(), strict=True)}
+                     if "agree_c" in data else {})
+        n_misregistered: int | None = (int(data["misregistered"]) if "misregistered" in data
+                                       else None)  # a cache written before it was recorded
     else:
         plabs, confs, agrees = pseudo_label(model, targets, cfg.context, dev,
                                             cfg.pseudo_threshold, props, amp=amp,
                                             on_step=on_step, class_keep=cfg.pseudo_class_keep)
         # network vs registration, per organ, over the studies not misregistered as a whole
         agreement = organ_agreement(agrees)
-        for c, v in agreement.items():
-            metrics[f"{prefix}_vs_registration_dice_{c}"] = v
         n_misregistered = len(misregistered(agrees))
         if props is not None:
-            metrics[f"{prefix}_misregistered_studies"] = float(n_misregistered)
             handed = registration_fallback(plabs, props, agrees)
             if r == 0:
                 metrics["stage2_registration_fallback_organs"] = float(len(handed))
@@ -270,6 +268,10 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
                    agree_v=np.array(list(agreement.values()), dtype=np.float64),
                    misregistered=np.asarray(n_misregistered),
                    **{f"lab{i}": a for i, a in enumerate(plabs)})
+    for c, v in agreement.items():
+        metrics[f"{prefix}_vs_registration_dice_{c}"] = v
+    if props is not None and n_misregistered is not None:
+        metrics[f"{prefix}_misregistered_studies"] = float(n_misregistered)
     metrics["pseudo_confidence"] = float(np.mean(confs)) if confs else 0.0
     metrics["pseudo_kept_fraction"] = float(np.mean([(p != IGNORE).mean() for p in plabs]))
     if r > 0:

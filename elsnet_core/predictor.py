@@ -104,7 +104,7 @@ def largest_component_per_class(labels: np.ndarray, fill: int = 0,
     """
     out = labels.copy()
     struct = np.ones((3, 3, 3), dtype=bool)
-    organs = (labels != 0) & (labels != 255)
+    organs = (labels != 0) & (labels != 255) if contenders else None
     for c in np.unique(labels):
         if c == 0 or c == 255:  # background, not annotated
             continue
@@ -114,7 +114,7 @@ def largest_component_per_class(labels: np.ndarray, fill: int = 0,
             continue
         sizes = ndimage.sum(mask, lab, index=np.arange(1, n + 1))
         keep = int(np.argmax(sizes)) + 1
-        if contenders:
+        if organs is not None:
             rivals = [i + 1 for i in range(n) if sizes[i] >= CONTENDER_RATIO * sizes.max()]
             rest = organs & ~mask
             if len(rivals) > 1 and rest.any():

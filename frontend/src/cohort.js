@@ -3,7 +3,7 @@
 import * as api from './api.js'
 import { $, h, P, state, showMessage, guarded, short, fmtBytes } from './ui.js'
 import { openStudy } from './studyview.js'
-import { confidenceBadge } from './guidance.js'
+import { confidenceBadge, confidenceMedians } from './guidance.js'
 
 // ---------------------------------------------------------------- upload
 export const dz = $('#dropzone')
@@ -96,11 +96,12 @@ $('#refresh-studies').addEventListener('click', () => refreshStudies())
 
 export function renderStudies() {
   const tbody = $('#studies-table tbody')
+  const medians = confidenceMedians(state.studies)
   tbody.replaceChildren(
     ...state.studies.map((s) => {
       const img = h('img', { class: 'thumb', alt: `preview of ${s.name}` })
       loadThumb(s, img)
-      const cb = confidenceBadge(state.studies, s)
+      const cb = confidenceBadge(medians, s)
       const confBadge = cb.level === 'none'
         ? h('span', { class: 'muted' }, cb.text)
         : h('span', { class: `badge confidence ${cb.level === 'plain' ? '' : cb.level}`, title: cb.title }, cb.text)

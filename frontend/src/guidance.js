@@ -81,30 +81,47 @@ export const REVIEW_FIRST_BELOW_MEDIAN = 0.03
 const MIN_STUDIES_TO_RANK = 4
 
 /**
- * How the cohort table shows a study's mask confidence, relative to the other studies the same
- * model segmented: { level: 'none' | 'err' | 'warn' | 'plain', text, title }.
+ * The median mask confidence of each model over the studies it segmented:
+ * Map model_id -> { median, n }. Computed once per table, not once per row.
  */
-export function confidenceBadge(studies, study) {
+export function confidenceMedians(studies) {
+  const byModel = new Map()
+  for (const s of studies ?? []) {
+    if (typeof s?.mask?.confidence !== 'number') continue
+    const list = byModel.get(s.mask.model_id) ?? []
+    list.push(s.mask.confidence)
+    byModel.set(s.mask.model_id, list)
+  }
+  const out = new Map()
+  for (const [model, list] of byModel) {
+    list.sort((a, b) => a - b)
+    const mid = list.length / 2
+    out.set(model, { median: list.length % 2 ? list[Math.floor(mid)] : (list[mid - 1] + list[mid]) / 2, n: list.length })
+  }
+  return out
+}
+
+/**
+ * How the cohort table shows a study's mask confidence, relative to the other studies the same
+ * model segmented (medians: confidenceMedians of the table's studies):
+ * { level: 'none' | 'err' | 'warn' | 'plain', text, title }.
+ */
+export function confidenceBadge(medians, study) {
   const conf = study?.mask?.confidence
   if (conf === undefined || conf === null) return { level: 'none', text: '—', title: '' }
   if (conf === 0) return { level: 'err', text: 'no organ', title: 'The model found no organ in this study: check it.' }
-  const peers = (studies ?? [])
-    .filter((s) => s?.mask?.model_id === study.mask.model_id && typeof s.mask.confidence === 'number')
-    .map((s) => s.mask.confidence)
-    .sort((a, b) => a - b)
+  const peers = medians?.get(study.mask.model_id) ?? { median: conf, n: 1 }
   const text = conf.toFixed(2)
-  if (peers.length < MIN_STUDIES_TO_RANK) {
+  if (peers.n < MIN_STUDIES_TO_RANK) {
     return { level: 'plain', text, title: 'Model confidence: ranks the studies of one model; not an accuracy.' }
   }
-  const mid = peers.length / 2
-  const median = peers.length % 2 ? peers[Math.floor(mid)] : (peers[mid - 1] + peers[mid]) / 2
-  if (conf < median - REVIEW_FIRST_BELOW_MEDIAN) {
+  if (conf < peers.median - REVIEW_FIRST_BELOW_MEDIAN) {
     return {
       level: 'warn',
       text: `${text} · review first`,
-      title: `Confidence ${(median - conf).toFixed(2)} below the median of the ${peers.length} studies this model segmented: `
+      title: `Confidence ${(peers.median - conf).toFixed(2)} below the median of the ${peers.n} studies this model segmented: `
         + 'among the likeliest to be wrong. The confidence ranks studies; it is not an accuracy.',
     }
   }
-  return { level: 'plain', text, title: `Model confidence (median over this model's ${peers.length} studies ${median.toFixed(2)}): ranks studies; not an accuracy.` }
+  return { level: 'plain', text, title: `Model confidence (median over this model's ${peers.n} studies ${peers.median.toFixed(2)}): ranks studies; not an accuracy.` }
 }

@@ -1,7 +1,7 @@
 // Unit tests for the next-slice guidance (node --test; no browser needed).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { completionFor, confidenceBadge, fromRegistrationText, nextSliceFor, nextSliceText, notLearnedText, trainingDoneHint } from '../src/guidance.js'
+import { completionFor, confidenceBadge, confidenceMedians, fromRegistrationText, nextSliceFor, nextSliceText, notLearnedText, trainingDoneHint } from '../src/guidance.js'
 
 const model = (id, created, exemplars, next) => ({ id, created_at: created, exemplar_study_ids: exemplars, metrics: next ? { next_slice_to_paint: next } : { fit_seconds: 3 } })
 
@@ -68,14 +68,16 @@ test('the from-registration warning names the organs, and only when there are so
 test('the confidence badge marks a study well below its model\'s median as "review first"', () => {
   const st = (id, conf, model = 'm1') => ({ id, mask: conf === undefined ? null : { model_id: model, confidence: conf } })
   const cohort = [st('a', 0.93), st('b', 0.92), st('c', 0.91), st('d', 0.86), st('e', 0.0), st('f'), st('g', 0.5, 'm0')]
+  const ranked = confidenceMedians(cohort)
+  assert.deepEqual(ranked.get('m1'), { median: 0.91, n: 5 })
   // median of m1's five masks is 0.91: d is 0.05 below, c and b are not
-  assert.equal(confidenceBadge(cohort, cohort[3]).level, 'warn')
-  assert.match(confidenceBadge(cohort, cohort[3]).text, /0\.86 · review first/)
-  assert.equal(confidenceBadge(cohort, cohort[2]).level, 'plain')
-  assert.equal(confidenceBadge(cohort, cohort[0]).level, 'plain')
-  assert.equal(confidenceBadge(cohort, cohort[4]).level, 'err') // no organ found at all
-  assert.equal(confidenceBadge(cohort, cohort[5]).level, 'none') // not segmented
+  assert.equal(confidenceBadge(ranked, cohort[3]).level, 'warn')
+  assert.match(confidenceBadge(ranked, cohort[3]).text, /0\.86 · review first/)
+  assert.equal(confidenceBadge(ranked, cohort[2]).level, 'plain')
+  assert.equal(confidenceBadge(ranked, cohort[0]).level, 'plain')
+  assert.equal(confidenceBadge(ranked, cohort[4]).level, 'err') // no organ found at all
+  assert.equal(confidenceBadge(ranked, cohort[5]).level, 'none') // not segmented
   // another model's mask is not ranked against m1's, and too few peers are not ranked at all
-  assert.equal(confidenceBadge(cohort, cohort[6]).level, 'plain')
-  assert.equal(confidenceBadge([st('x', 0.9), st('y', 0.5)], st('y', 0.5)).level, 'plain')
+  assert.equal(confidenceBadge(ranked, cohort[6]).level, 'plain')
+  assert.equal(confidenceBadge(confidenceMedians([st('x', 0.9), st('y', 0.5)]), st('y', 0.5)).level, 'plain')
 })
