@@ -37,7 +37,7 @@ def thumbnail(volume: Volume, modality: str | None = None, size: int = 32, depth
               pixel_mm: float = 12.0) -> np.ndarray:
     """Coarse body-centred descriptor: (depth, size, size) float32 in [0, 1].
 
-    In-plane: ``size`` pixels of ``pixel_mm`` around the body centre (canonical axes);
+    In-plane: ``size`` pixels of ``pixel_mm`` around the body centre (working axes);
     along the slice axis: ``depth`` samples spread over the whole study.
     """
     mod = modality or detect_modality(volume.array)

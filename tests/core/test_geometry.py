@@ -14,7 +14,12 @@ from elsnet_core.errors import InvalidExemplar
 from elsnet_core.io import load_label, load_volume, save_labels, sitk_affine
 from elsnet_core.model import build_elsnet
 from elsnet_core.predictor import Predictor
-from elsnet_core.preprocess import Canon, WorkingGrid, normalize_intensity, plan_field_of_view
+from elsnet_core.preprocess import (
+    InPlaneFrame,
+    WorkingGrid,
+    normalize_intensity,
+    plan_field_of_view,
+)
 from tests.core.helpers import blob_case, oblique_affine, write_case
 
 
@@ -60,13 +65,15 @@ def test_sitk_affine_matches_nibabel(tmp_path):
 
 
 def test_label_round_trip_through_working_grid():
-    # given a label map on an oblique grid and a working grid at the native pixel size whose
-    # pixel centres fall on voxel centres (so nearest/bilinear sampling is exact)
+    # given a label map on a grid whose axes are swapped and flipped against the patient's,
+    # and a working grid at the native pixel size whose pixel centres fall on voxel centres
+    # (so nearest/bilinear sampling is exact)
     image, label = blob_case(shape=(40, 36, 6))
-    aff = oblique_affine(spacing=(1.5, 1.5, 4.0))
+    aff = oblique_affine(spacing=(1.5, 1.5, 4.0), angle_deg=90)
     planned = WorkingGrid.plan(aff, image.shape, normalize_intensity(image, "MR"), 64, 1.5)
-    assert planned.step == (1.0, 1.0)
-    grid = WorkingGrid(planned.shape, planned.canon, (20.5, 17.5), (1.0, 1.0), 64, 1.5)
+    np.testing.assert_allclose(np.abs(planned.frame.matrix), np.abs(np.eye(2)[::-1]) / 1.5,
+                               atol=1e-9)
+    grid = WorkingGrid(planned.shape, planned.frame, (20.5, 17.5), 64, 1.5)
     # when labels go to the working grid as one-hot probabilities and come back
     work = grid.to_working(label.astype(np.float32), nearest=True)
     onehot = torch.nn.functional.one_hot(torch.from_numpy(work).long(), 3).permute(0, 3, 1, 2)
@@ -84,11 +91,11 @@ def test_label_round_trip_through_working_grid():
 
 def test_labels_outside_the_working_window_are_filled():
     image, label = blob_case(shape=(40, 36, 6))
-    aff = oblique_affine(spacing=(1.5, 1.5, 4.0))
+    aff = oblique_affine(spacing=(1.5, 1.5, 4.0), angle_deg=90)
     # a 16-pixel window at the native pixel size, pixel centres on voxel centres, sees only
     # the middle of the study
     planned = WorkingGrid.plan(aff, image.shape, normalize_intensity(image, "MR"), 16, 1.5)
-    grid = WorkingGrid(planned.shape, planned.canon, (20.5, 17.5), (1.0, 1.0), 16, 1.5)
+    grid = WorkingGrid(planned.shape, planned.frame, (20.5, 17.5), 16, 1.5)
     work = grid.to_working(label.astype(np.float32), nearest=True).round().astype(np.uint8)
     back = grid.labels_to_original(work, fill=255)
     assert back.shape == label.shape
@@ -97,13 +104,117 @@ def test_labels_outside_the_working_window_are_filled():
     np.testing.assert_array_equal(back[inside], label[inside])
 
 
-def test_canon_inverse_is_exact():
-    a = np.arange(5 * 7 * 2).reshape(5, 7, 2)
-    for t in (False, True):
-        for f0 in (False, True):
-            for f1 in (False, True):
-                c = Canon(t, f0, f1)
-                np.testing.assert_array_equal(c.inverse(c.forward(a)), a)
+def _rotated_copy(array: np.ndarray, affine: np.ndarray, k: int, transpose: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The same physical study stored with its in-plane voxel axes turned by k x 90 degrees
+    (and transposed): voxel data and affine change together, the patient does not."""
+    idx = np.stack(np.meshgrid(*[np.arange(n) for n in array.shape[:2]], indexing="ij"), -1)
+    arr, src = array, idx
+    if transpose:
+        arr, src = np.swapaxes(arr, 0, 1), np.swapaxes(src, 0, 1)
+    arr, src = np.rot90(arr, k, axes=(0, 1)), np.rot90(src, k, axes=(0, 1))
+    # new voxel (i, j) holds old voxel src[i, j]: an affine map of (i, j), solved from 3 points
+    pts = np.array([[0, 0], [1, 0], [0, 1]])
+    old = np.array([src[i, j] for i, j in pts], dtype=float)
+    lin = np.stack([old[1] - old[0], old[2] - old[0]], axis=1)
+    p = np.eye(4)
+    p[:2, :2] = lin
+    p[:2, 3] = old[0]
+    return np.ascontiguousarray(arr), affine @ p
+
+
+def _short_axis_affine(turn_deg: float, normal=(-0.6, 0.5, -0.6)) -> np.ndarray:
+    """A double-oblique grid like a cardiac short-axis stack: the plane's normal points left,
+    anterior and down, far from every patient axis; ``turn_deg`` turns the voxel axes in-plane."""
+    n = np.asarray(normal, dtype=float) / np.linalg.norm(normal)
+    e0 = np.cross(n, [0.0, 0.0, 1.0])
+    e0 /= np.linalg.norm(e0)
+    t = np.deg2rad(turn_deg)
+    e0 = np.cos(t) * e0 + np.sin(t) * np.cross(n, e0)
+    aff = np.eye(4)
+    aff[:3, :3] = np.stack([e0, np.cross(n, e0), n], axis=1) @ np.diag([1.4, 1.4, 8.0])
+    aff[:3, 3] = (30.0, -12.0, 50.0)
+    return aff
+
+
+def _working_labels(image: np.ndarray, label: np.ndarray, aff: np.ndarray) -> np.ndarray:
+    norm = normalize_intensity(image, "MR")
+    grid = WorkingGrid.plan(aff, image.shape, norm, 48, 1.1)
+    return grid.to_working(label.astype(np.float32), nearest=True).round().astype(np.uint8)
+
+
+def test_a_slightly_different_oblique_plane_gives_a_slightly_different_working_image():
+    # given the same short-axis-like study acquired with its plane turned 6 degrees further,
+    # for turns all around the circle
+    image, label = blob_case(shape=(40, 36, 6))
+    for turn in range(0, 360, 10):
+        a = _working_labels(image, label, _short_axis_affine(turn))
+        b = _working_labels(image, label, _short_axis_affine(turn + 6))
+        # then the working label maps still overlap well: the organs are where they were,
+        # turned by 6 degrees, never mirrored or turned by 90 (the permute/flip canon used
+        # before session 20 swapped the axes wherever the plane crossed a diagonal)
+        for c in (1, 2):
+            inter = ((a == c) & (b == c)).sum()
+            dice = 2 * inter / ((a == c).sum() + (b == c).sum())
+            assert dice > 0.75, (turn, c, dice)
+
+
+@pytest.mark.parametrize("k,transpose", [(1, False), (3, True)])
+def test_working_images_do_not_depend_on_how_the_voxel_axes_are_stored(k, transpose):
+    # given a study on a double-oblique grid ...
+    image, label = blob_case(shape=(40, 36, 6))
+    aff = _short_axis_affine(40.0)
+    # ... and the same study stored with its in-plane voxel axes turned / transposed
+    image2, aff2 = _rotated_copy(image, aff, k, transpose)
+    label2, _ = _rotated_copy(label, aff, k, transpose)
+    np.testing.assert_allclose(aff2 @ [0, 0, 0, 1], aff @ np.r_[
+        np.linalg.solve(aff[:3, :3], aff2[:3, 3] - aff[:3, 3]), 1], atol=1e-9)
+    # when both are put on their working grids
+    works = []
+    for img, af, lab in ((image, aff, label), (image2, aff2, label2)):
+        norm = normalize_intensity(img, "MR")
+        grid = WorkingGrid.plan(af, img.shape, norm, 48, 1.1)
+        works.append((grid.to_working(norm), grid.to_working(lab.astype(np.float32), nearest=True)))
+    # then the working images and labels are the same (the old permute/flip canon mirrored
+    # some of these copies against the others)
+    np.testing.assert_allclose(works[0][0], works[1][0], atol=1e-4)
+    assert (works[0][1] != works[1][1]).mean() < 0.002
+    assert works[0][1].max() == 2
+
+
+def test_working_grid_round_trip_on_an_oblique_grid_recovers_the_labels():
+    # given an axial stack whose voxel grid is turned 20 degrees about the slice normal: the
+    # working grid turns it back, so its pixels no longer sit on voxel centres
+    image, label = blob_case(shape=(40, 36, 6))
+    aff = oblique_affine(spacing=(1.5, 1.5, 4.0), angle_deg=20)
+    grid = WorkingGrid.plan(aff, image.shape, normalize_intensity(image, "MR"), 96, 0.75)
+    frame = grid.frame.matrix * 1.5  # voxels per voxel-sized step: a rotation (with a flip)
+    np.testing.assert_allclose(np.abs(np.linalg.det(frame)), 1.0, atol=1e-9)
+    assert abs(abs(frame[0, 0]) - np.cos(np.deg2rad(20))) < 1e-9
+    # when the labels go to a working grid of half-voxel pixels and back
+    work = grid.to_working(label.astype(np.float32), nearest=True).round().astype(np.uint8)
+    back = grid.labels_to_original(work, fill=255)
+    # then every voxel is back on the original grid, nearly all of them with their own label
+    assert back.shape == label.shape
+    assert (back == label).mean() > 0.98
+    for c in (1, 2):
+        inter = ((back == c) & (label == c)).sum()
+        assert 2 * inter / ((back == c).sum() + (label == c).sum()) > 0.9
+
+
+def test_in_plane_frame_of_standard_planes():
+    # axial, coronal, sagittal stacks (any storage order) get +R/+A, +R/+S, +A/+S working axes
+    for cols, u, v in (
+        (np.array([[0, -1.0], [1.0, 0], [0, 0]]), [1, 0, 0], [0, 1, 0]),  # axial, transposed
+        (np.array([[-1.0, 0], [0, 0], [0, -1.0]]), [1, 0, 0], [0, 0, 1]),  # coronal, flipped
+        (np.array([[0, 0], [0, 1.0], [-1.0, 0]]), [0, 1, 0], [0, 0, 1]),  # sagittal
+    ):
+        aff = np.eye(4)
+        aff[:3, :2] = cols * 2.0
+        aff[:3, 2] = np.cross(cols[:, 0], cols[:, 1]) * 5.0
+        m = InPlaneFrame.from_affine(aff).matrix  # voxel offset per mm along (u, v)
+        np.testing.assert_allclose(aff[:3, :2] @ m[:, 0], u, atol=1e-9)
+        np.testing.assert_allclose(aff[:3, :2] @ m[:, 1], v, atol=1e-9)
 
 
 def _untrained_model_dir(tmp_path, n_classes=3):
