@@ -39,12 +39,13 @@ from elsnet_core.preprocess import (
 from elsnet_core.propagation import PropagationSettings, propagate_slices
 from elsnet_core.pseudo import (
     REGISTRATION_FALLBACK_DICE,
+    Reregister,
     misregistered,
     organ_agreement,
     pseudo_label,
     registration_fallback,
 )
-from elsnet_core.synthesis import cohort_bank
+from elsnet_core.synthesis import cohort_bank, reregister_from_network
 from elsnet_core.training import (
     SlicePool,
     Source,
@@ -230,17 +231,24 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
                   props: list[np.ndarray | None] | None, partial: list[_Study], n_unl: int,
                   cfg: ElsnetConfig, dev: torch.device, amp: bool, n_classes: int,
                   metrics: dict[str, float], cache: Path | None,
-                  on_step: Callable[[int, int], None]) -> list[np.ndarray]:
+                  on_step: Callable[[int, int], None],
+                  reregister: Reregister | None = None
+                  ) -> tuple[list[np.ndarray], list[np.ndarray | None] | None]:
     """Pseudo-labels of self-training round ``r`` (0-based), from ``cache`` when present.
 
-    Round 0 also records how far stage 1 agrees with registration per organ and hands the
-    organs it did not learn to registration (:func:`registration_fallback`); every round
-    keeps the painted voxels of a slice exemplar as painted. Updates ``metrics`` in place.
+    Round 0 registers the exemplar to each study again from the network's organs where
+    ``reregister`` is given (keeping whichever registration agrees better with the network),
+    records how far stage 1 agrees with registration per organ and hands the organs it did
+    not learn to registration (:func:`registration_fallback`); every round keeps the painted
+    voxels of a slice exemplar as painted. Updates ``metrics`` in place. Returns the
+    pseudo-labels and the registration-propagated labels to use from now on.
     """
     prefix = "stage1" if r == 0 else f"round{r + 1}"
     if cache is not None and cache.exists():
         data = np.load(cache)
         plabs = [data[f"lab{i}"] for i in range(len(targets))]
+        if props is not None:  # the registrations this round kept (written since session 20)
+            props = [data.get(f"prop{i}", p) for i, p in enumerate(props)]
         confs = [float(c) for c in data["conf"]]
         # a resumed fit keeps the agreement it measured (FitResult.from_registration)
         agreement = ({int(c): float(v) for c, v in zip(data["agree_c"].tolist(),
@@ -249,9 +257,14 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
         n_misregistered: int | None = (int(data["misregistered"]) if "misregistered" in data
                                        else None)  # a cache written before it was recorded
     else:
-        plabs, confs, agrees = pseudo_label(model, targets, cfg.context, dev,
-                                            cfg.pseudo_threshold, props, amp=amp,
-                                            on_step=on_step, class_keep=cfg.pseudo_class_keep)
+        before = props
+        plabs, confs, agrees, props = pseudo_label(
+            model, targets, cfg.context, dev, cfg.pseudo_threshold, props, amp=amp,
+            on_step=on_step, class_keep=cfg.pseudo_class_keep, reregister=reregister)
+        again = ([i for i, (a, b) in enumerate(zip(before, props, strict=True)) if a is not b]
+                 if before is not None and props is not None else [])
+        if reregister is not None:
+            metrics["stage1_reregistered_studies"] = float(len(again))
         # network vs registration, per organ, over the studies not misregistered as a whole
         agreement = organ_agreement(agrees)
         n_misregistered = len(misregistered(agrees))
@@ -267,7 +280,8 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
             _savez(cache, conf=np.array(confs), agree_c=np.array(list(agreement), dtype=np.int64),
                    agree_v=np.array(list(agreement.values()), dtype=np.float64),
                    misregistered=np.asarray(n_misregistered),
-                   **{f"lab{i}": a for i, a in enumerate(plabs)})
+                   **{f"lab{i}": a for i, a in enumerate(plabs)},
+                   **{f"prop{i}": props[i] for i in again if props is not None})
     for c, v in agreement.items():
         metrics[f"{prefix}_vs_registration_dice_{c}"] = v
     if props is not None and n_misregistered is not None:
@@ -276,7 +290,7 @@ def _pseudo_round(r: int, model: torch.nn.Module, targets: list[np.ndarray],
     metrics["pseudo_kept_fraction"] = float(np.mean([(p != IGNORE).mean() for p in plabs]))
     if r > 0:
         metrics[f"round{r + 1}_pseudo_kept_fraction"] = metrics["pseudo_kept_fraction"]
-    return plabs
+    return plabs, props
 
 
 def fit(
@@ -527,6 +541,17 @@ def fit(
         if propagated is not None or partial:
             props = [*propagated] if propagated is not None else [None] * len(unl)
             props += [s.label for s in partial]
+        reregister: Reregister | None = None
+        if cfg.reregister and propagated is not None:
+            ex_reg = exs[0]
+
+            def reregister(i: int, network_lab: np.ndarray) -> np.ndarray | None:
+                if i >= len(unl):  # a slice exemplar's own unpainted part: not registered
+                    return None
+                return reregister_from_network(
+                    ex_reg.image, _labels(ex_reg), unl[i].image, network_lab, unl[i].spacing,
+                    ex_reg.spacing, iterations=cfg.reg_iterations, coarse_mm=cfg.reg_coarse_mm,
+                    affine_mode=cfg.reg_affine)
         n_rounds = max(1, min(cfg.self_training_rounds, cfg.stage2_iters))
         ends = [round(cfg.stage2_iters * (r + 1) / n_rounds) for r in range(n_rounds)]
         it = state["iter"] if state["stage"] == "train_stage2" else 0
@@ -546,9 +571,10 @@ def fit(
                        message=f"round {r + 1}/{n_rounds}: pseudo-labelling study {i}/{n}",
                        force=True)
 
-            plabs = _pseudo_round(
+            plabs, props = _pseudo_round(
                 r, model, targets, props, partial, len(unl), cfg, dev, amp, n_classes, metrics,
-                wdir / f"pseudo_{fingerprint}_r{r}.npz" if wdir else None, on_label)
+                wdir / f"pseudo_{fingerprint}_r{r}.npz" if wdir else None, on_label,
+                reregister if r == 0 else None)
             if r == 0:
                 report("pseudo_label", 1.0, {"pseudo_confidence": metrics["pseudo_confidence"]},
                        force=True)

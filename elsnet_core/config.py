@@ -90,6 +90,19 @@ Ablation / baseline flags (pass them to ``fit(..., overrides={...})``):
     four abdominal runs. In the slice setting (one seed each) synapse_ct fell to 0.247 against
     0.301 without it (a weak stage 1's uncertain voxels are mostly its mistakes), so it is off.
 
+``reregister`` (bool, default True since session 20)
+    Before the stage-1 pseudo-labels, register the exemplar to every unlabeled study again,
+    starting from the shift that brings the exemplar's organs onto the ones the stage-1
+    network found there (median over organs, :func:`synthesis.organ_start`), and keep
+    whichever registration agrees better with the network. The cohort registrations start
+    from image moments, which scans covering different body ranges mislead (a long exemplar
+    CT against shorter studies). The better registration then feeds the pseudo-label rules
+    and the organs handed to registration. Session 20 (``fast``, volume, seed 0, one run
+    each, Synapse 8-organ (13-class)): exemplar case_02 0.440 (0.325) -> 0.476 (0.347), its
+    two misregistered studies' agreement 0.017 -> 0.218 and 0.049 -> 0.102; case_04 0.485
+    (0.390) -> 0.507 (0.415); protocol case_00 0.608 (0.525) -> 0.615 (0.523); chaos_mr_t2
+    0.755 -> 0.750; acdc_cine 0.747 -> 0.760. About 3 s per Synapse study.
+
 ``context`` (default 1) and ``cohort_samples_per_study`` (default 2)
     Measured at 2 and 4 in session 8 (``fast``, 3 packs x 2 seeds on one GPU): the means fell
     by 0.02 / 0.01 or stayed within noise on every pack, so both stay (docs/benchmarks.md).
@@ -226,6 +239,10 @@ class ElsnetConfig:
     # voxels the network calls each organ, below the threshold if need be (0 = off; measured
     # in the module docstring)
     pseudo_class_keep: float = 0.0
+    # before the stage-1 pseudo-labels, register the exemplar to every study again from the
+    # network's organs (synthesis.reregister_from_network) and keep whichever registration
+    # agrees better with the network
+    reregister: bool = True
     pseudo_fraction: float = 0.5  # share of stage-2 samples from pseudo-labelled studies
     # stage 2 in this many segments of one schedule, pseudo-labelling before each; 1: see the
     # module docstring (3 helped chaos_mr_t2 and hurt synapse_ct in the slice setting)

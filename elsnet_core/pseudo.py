@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -111,20 +112,48 @@ def agreement(pseudo: np.ndarray, propagated: np.ndarray, n_classes: int) -> dic
     return out
 
 
+#: (study index, the network's argmax there) -> the exemplar's labels registered anew, or None
+Reregister = Callable[[int, np.ndarray], np.ndarray | None]
+
+
+def _mean_agreement(argmax: np.ndarray, prop: np.ndarray, n_classes: int) -> float:
+    scores = agreement(argmax, prop, n_classes)
+    return float(np.mean(list(scores.values()))) if scores else 0.0
+
+
 def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int,
                  device: torch.device, threshold: float,
                  propagated: list[np.ndarray | None] | None,
-                 amp: bool = True, on_step=None, class_keep: float = 0.0
-                 ) -> tuple[list[np.ndarray], list[float], list[dict[int, float]]]:
+                 amp: bool = True, on_step=None, class_keep: float = 0.0,
+                 reregister: Reregister | None = None
+                 ) -> tuple[list[np.ndarray], list[float], list[dict[int, float]],
+                            list[np.ndarray | None] | None]:
     """Pseudo-label every working volume (Z, S, S) float32; see :func:`select_confident`.
 
+    ``reregister`` (optional): for every study with propagated labels, registration is run
+    again from the network's organs; the new labels replace the old ones when they agree
+    better with the network (mean Dice over organs), before the pseudo-labels are chosen.
+
     Returns (labels, mean confidences, per-study Dice of the network's argmax against the
-    registration-propagated labels per organ (empty where nothing was propagated)).
+    registration-propagated labels per organ (empty where nothing was propagated), the
+    propagated labels as used: a new list, None when ``propagated`` is None).
     """
     labels, confs, agrees = [], [], []
+    used = list(propagated) if propagated is not None else None
     for i, vol in enumerate(volumes):
         probs = infer_probs(model, vol, context, device, tta=True, amp=amp)
-        prop = propagated[i] if propagated is not None else None
+        prop = used[i] if used is not None else None
+        if reregister is not None and prop is not None:
+            argmax = probs.argmax(dim=1).numpy().astype(np.uint8)
+            again = reregister(i, argmax)
+            if again is not None:
+                before = _mean_agreement(argmax, prop, probs.shape[1])
+                after = _mean_agreement(argmax, again, probs.shape[1])
+                log.info("study %d registered again from the network's organs: agreement "
+                         "%.3f -> %.3f (%s)", i, before, after,
+                         "kept" if after > before else "discarded")
+                if after > before and used is not None:
+                    prop = used[i] = again
         lab, conf, argmax = select_confident(probs, threshold, prop, agree_threshold=0.6,
                                               class_keep=class_keep)
         agrees.append(agreement(argmax, prop, probs.shape[1]) if prop is not None else {})
@@ -135,7 +164,7 @@ def pseudo_label(model: torch.nn.Module, volumes: list[np.ndarray], context: int
                  {c: round(v, 2) for c, v in agrees[-1].items()})
         if on_step:
             on_step(i + 1, len(volumes))
-    return labels, confs, agrees
+    return labels, confs, agrees, used
 
 
 def registration_fallback(pseudo: list[np.ndarray], propagated: list[np.ndarray | None],

@@ -18,7 +18,8 @@ Pipeline (measured on the dev packs, see ``docs/benchmarks.md``):
 2. both volumes smoothed and resampled to a coarse working grid (``coarse_spacing_mm``
    in-plane, never finer than the native spacing);
 3. moments initialisation (plus the best of a few shifts along the slice axis, for scans
-   covering different body ranges) -> similarity -> affine, Mattes MI, two levels;
+   covering different body ranges; or a given start translation) -> similarity -> affine,
+   Mattes MI, two levels;
 4. histogram matching of the affinely aligned moving volume to the fixed one, then
    (optionally) diffeomorphic demons on the coarse grid, the field smoothed by a Gaussian.
 
@@ -331,8 +332,19 @@ def _scales(matrix: Sequence[float]) -> np.ndarray:
     return np.linalg.svd(np.asarray(matrix, dtype=float).reshape(3, 3), compute_uv=False)
 
 
+def _translation_start(fixed: sitk.Image, translation: Sequence[float]) -> sitk.Transform:
+    """A similarity transform centred on the fixed image that only shifts by ``translation``
+    (mm, fixed point -> moving point)."""
+    tr = sitk.Similarity3DTransform()
+    size = np.array(fixed.GetSize(), dtype=float)
+    tr.SetCenter(tuple(float(c) for c in np.array(fixed.GetSpacing()) * (size - 1) / 2))
+    tr.SetTranslation(tuple(float(t) for t in translation))
+    return tr
+
+
 def _affine_stage(
-    fixed: sitk.Image, moving: sitk.Image, iterations: int, seed: int, mode: str = "affine"
+    fixed: sitk.Image, moving: sitk.Image, iterations: int, seed: int, mode: str = "affine",
+    start: Sequence[float] | None = None,
 ) -> tuple[sitk.AffineTransform, float]:
     """Moments-initialised similarity then affine registration (Mattes MI, 2 levels).
 
@@ -342,7 +354,8 @@ def _affine_stage(
     partial slabs (CHAOS) the unguarded affine stretches the exemplar along z (see
     docs/benchmarks.md, session 9).
     """
-    init = _best_slice_axis_start(fixed, moving, seed)
+    init = (_translation_start(fixed, start) if start is not None
+            else _best_slice_axis_start(fixed, moving, seed))
 
     def run(initial: sitk.Transform, scales_from_shift: bool) -> tuple[sitk.Transform, float]:
         reg = sitk.ImageRegistrationMethod()
@@ -402,6 +415,7 @@ def register(
     threads: int | None = None,
     seed: int = 0,
     affine_mode: str = "affine",
+    start_translation: Sequence[float] | None = None,
 ) -> RegistrationResult:
     """Register ``moving`` onto ``fixed``: moments init -> similarity -> affine -> demons.
 
@@ -421,6 +435,9 @@ def register(
         affine_mode: "affine" (default), "similarity" (no anisotropic scaling or shear) or
             "guarded" (affine unless it scales > 1.25x apart from the similarity); see
             ``_affine_stage``.
+        start_translation: start the affine stage from this shift (mm, fixed point ->
+            moving point, e.g. from organ centres found in both images) instead of the
+            moments start and its search along the slice axis.
         seed: seed of the metric sampling: the same seed gives the same result (checked at
             2 threads by tests/core/test_registration.py; 1 and 2 threads gave identical
             fields on a CHAOS pair).
@@ -452,7 +469,8 @@ def register(
         # (about +0.15 s per CHAOS pair on 2 cores), so it always runs single-threaded.
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
         try:
-            affine, metric = _affine_stage(f_img, m_img, affine_iterations, seed, affine_mode)
+            affine, metric = _affine_stage(f_img, m_img, affine_iterations, seed, affine_mode,
+                                           start_translation)
         finally:
             sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(
                 int(threads) if threads is not None else prev_threads

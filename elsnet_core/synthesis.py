@@ -382,6 +382,68 @@ def cohort_bank(ex_img: np.ndarray, ex_lab: np.ndarray, studies: list[np.ndarray
     return samples, propagated
 
 
+#: an organ needs this many voxels in both label maps to place the start of a re-registration
+MIN_START_VOXELS = 20
+
+
+def organ_start(fixed_lab: np.ndarray, moving_lab: np.ndarray,
+                fixed_spacing: tuple[float, float, float],
+                moving_spacing: tuple[float, float, float]) -> np.ndarray | None:
+    """The shift (mm, fixed point -> moving point, (x, y, z) of the (X, Y, Z) arrays) that
+    brings the organs found in ``fixed_lab`` onto the same organs of ``moving_lab``.
+
+    Both maps: (X, Y, Z) uint8, 0 background, 255 unknown. Per organ present in both (at
+    least ``MIN_START_VOXELS`` voxels each) the difference of the centres; the median over
+    organs, so one organ placed wrongly does not move the start. None when no organ is shared.
+    """
+    shifts = []
+    for c in np.unique(moving_lab):
+        if c in (0, IGNORE):
+            continue
+        f, m = np.argwhere(fixed_lab == c), np.argwhere(moving_lab == c)
+        if len(f) < MIN_START_VOXELS or len(m) < MIN_START_VOXELS:
+            continue
+        shifts.append(m.mean(axis=0) * np.asarray(moving_spacing)
+                      - f.mean(axis=0) * np.asarray(fixed_spacing))
+    if not shifts:
+        return None
+    return np.median(np.stack(shifts), axis=0)
+
+
+def reregister_from_network(ex_img: np.ndarray, ex_lab: np.ndarray, study: np.ndarray,
+                            network_lab: np.ndarray, spacing: tuple[float, float, float],
+                            ex_spacing: tuple[float, float, float], *, iterations: int = 20,
+                            coarse_mm: float = 6.0, affine_mode: str = "affine",
+                            register: RegisterFn | None = None) -> np.ndarray | None:
+    """Register the exemplar to a study again, starting where a network found its organs.
+
+    The cohort registrations (:func:`cohort_bank`) start from image moments, which scans
+    covering different body ranges mislead by centimetres along the body axis. After stage
+    1, the network's organs in the study and the exemplar's own labels give a start that does
+    not depend on the field of view (:func:`organ_start`); affine and deformable stages then
+    run as before. Working volumes (Z, S, S) as in :func:`cohort_bank`; ``network_lab`` is
+    the network's label map of ``study``. Returns the exemplar's labels propagated onto the
+    study (Z, S, S) uint8 (255 unknown), or None when no organ is shared or it fails.
+    """
+    reg = register or get_register()
+    lab_xyz = np.ascontiguousarray(np.transpose(ex_lab, (1, 2, 0)))
+    net_xyz = np.transpose(network_lab, (1, 2, 0))
+    start = organ_start(net_xyz, lab_xyz, spacing, ex_spacing)
+    if start is None:
+        return None
+    fixed = np.ascontiguousarray(np.transpose(study, (1, 2, 0)))
+    try:
+        res = reg(fixed, np.ascontiguousarray(np.transpose(ex_img, (1, 2, 0))), spacing,
+                  ex_spacing, deformable=True, iterations=iterations,
+                  coarse_spacing_mm=coarse_mm, affine_mode=affine_mode,
+                  start_translation=tuple(float(t) for t in start))
+        warped = np.asarray(res.warp(lab_xyz, order=0))
+    except (RuntimeError, ValueError) as exc:
+        log.warning("re-registration from the network's organs failed (%s)", exc)
+        return None
+    return np.ascontiguousarray(np.transpose(warped, (2, 0, 1))).astype(np.uint8)
+
+
 def unknown_fraction(label: np.ndarray) -> float:
     """Share of voxels marked 255 (not annotated)."""
     return float((label == IGNORE).mean())

@@ -12,7 +12,9 @@ from elsnet_core.synthesis import (
     cohort_bank,
     intensity_transfer,
     organ_scale_grid,
+    organ_start,
     random_grid,
+    reregister_from_network,
     scale_organs,
     warp_pair,
 )
@@ -171,3 +173,63 @@ def test_cohort_bank_makes_the_asked_number_of_samples_per_study_even_for_a_smal
         assert [s.style for s in mine] == [j, 1 - j, 1 - j]
         np.testing.assert_array_equal(mine[0].label, propagated[j])
         assert all(s.image.shape == studies[j].shape for s in mine)
+
+
+def test_organ_start_is_the_median_shift_of_the_shared_organs():
+    # given three organs shifted alike (in mm) between a 2 mm and a 1 mm grid, a fourth organ
+    # the "network" put far away, an organ only one map holds, and unknown voxels
+    fixed = np.zeros((20, 20, 20), np.uint8)
+    moving = np.zeros((64, 64, 64), np.uint8)
+    d = np.array([12, 4, 20])
+    for c, (x, y, z) in {1: (3, 3, 3), 2: (10, 4, 6), 3: (5, 12, 9)}.items():
+        fixed[x:x + 4, y:y + 4, z:z + 4] = c  # centre 2 * x + 3 mm
+        mx, my, mz = 2 * np.array([x, y, z]) + d
+        moving[mx:mx + 8, my:my + 8, mz:mz + 8] = c  # centre 2 * x + d + 3.5 mm
+    fixed[15:19, 15:19, 15:19] = 4
+    moving[0:8, 0:8, 0:8] = 4
+    moving[50:58, 50:58, 50:58] = 5
+    fixed[0:2, 0:2, 0:2] = IGNORE
+    # when the start is computed
+    start = organ_start(fixed, moving, (2.0, 2.0, 2.0), (1.0, 1.0, 1.0))
+    # then it is the three organs' common shift, moving centre - fixed centre in mm: the
+    # misplaced fourth organ does not move it
+    assert start is not None
+    np.testing.assert_allclose(start, d + 0.5)
+    # no organ shared: no start
+    assert organ_start(fixed, np.where(moving == 5, 5, 0).astype(np.uint8),
+                       (2.0, 2.0, 2.0), (1.0, 1.0, 1.0)) is None
+
+
+def _long_scan(n_slices: int, organ_slices: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(Z, 48, 48): a body tube over every slice, a bright ball-like organ on a few slices."""
+    z, y, x = np.meshgrid(np.arange(n_slices), np.arange(48), np.arange(48), indexing="ij")
+    body = ((y - 24) ** 2 + (x - 24) ** 2) < 20**2
+    organ = (((y - 20) ** 2 + (x - 22) ** 2) < 7**2) & (z >= organ_slices[0]) & (
+        z < organ_slices[1])
+    img = np.where(organ, 0.9, np.where(body, 0.4 + 0.01 * (z % 3), 0.0)).astype(np.float32)
+    return img, organ.astype(np.uint8)
+
+
+def test_reregistration_from_the_network_organs_finds_a_study_the_moments_start_misplaces():
+    # given an exemplar covering a long range (40 slices) with its organ near one end, and a
+    # study covering only the organ's region (12 slices): image moments put the study at the
+    # exemplar's middle, ~100 mm from the organ
+    ex_img, ex_lab = _long_scan(40, (29, 36))
+    st_img, st_lab = _long_scan(12, (3, 10))
+    sp = (2.0, 2.0, 5.0)
+    _, propagated = cohort_bank(ex_img, ex_lab, [st_img], [sp], sp, 2,
+                                np.random.default_rng(0), iterations=10, coarse_mm=4.0,
+                                styles_per_target=1)
+
+    def dice(a: np.ndarray) -> float:
+        return float(2 * ((a == 1) & (st_lab == 1)).sum() / ((a == 1).sum() + st_lab.sum()))
+
+    # when it is registered again from where a network found the organ in the study
+    again = reregister_from_network(ex_img, ex_lab, st_img, st_lab, sp, sp, iterations=10,
+                                    coarse_mm=4.0)
+    # then the exemplar's organ lands on the study's organ, which the first registration missed
+    assert again is not None and again.shape == st_img.shape
+    assert dice(again) > 0.7 and dice(again) > dice(propagated[0]) + 0.3, (
+        dice(propagated[0]), dice(again))
+    # and a network that found no organ gives no start
+    assert reregister_from_network(ex_img, ex_lab, st_img, np.zeros_like(st_lab), sp, sp) is None

@@ -170,3 +170,42 @@ def test_time_decay_starts_only_when_the_steps_left_would_overrun_the_deadline()
     assert _will_overrun(100, 10.0, 400, time_left_s=30.0)
     # too early to judge the pace: never on time
     assert not _will_overrun(5, 10.0, 400, time_left_s=1.0)
+
+
+class _Oracle(torch.nn.Module):
+    """A stand-in network: calls organ 1 wherever the centre slice is bright."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lab = (x[:, x.shape[1] // 2] > 0.5).long()
+        return torch.nn.functional.one_hot(lab, 2).permute(0, 3, 1, 2).float() * 20
+
+
+def test_pseudo_labelling_keeps_a_new_registration_only_where_it_agrees_better():
+    from elsnet_core.pseudo import pseudo_label
+
+    vol = np.zeros((4, 8, 8), np.float32)
+    vol[1:3, 2:5, 2:5] = 1.0  # the organ, where the network will find it
+    right = np.zeros(vol.shape, np.uint8)
+    right[1:3, 2:5, 2:5] = 1
+    wrong = np.zeros(vol.shape, np.uint8)
+    wrong[1:3, 5:8, 5:8] = 1
+    asked: list[int] = []
+
+    def again(i: int, argmax: np.ndarray) -> np.ndarray:
+        asked.append(i)
+        np.testing.assert_array_equal(argmax, right)  # it is given the network's organs
+        return right if i == 0 else wrong
+
+    # given study 0 registered wrongly and study 1 registered right, and a re-registration
+    # that gets study 0 right and study 1 wrong
+    props = [wrong, right]
+    labels, _, agrees, used = pseudo_label(_Oracle(), [vol, vol], 1, torch.device("cpu"), 0.9,
+                                           props, amp=False, reregister=again)
+    # then study 0 takes the new registration and study 1 keeps its own
+    assert asked == [0, 1]
+    assert used is not None and used[0] is right and used[1] is right
+    assert props == [wrong, right]  # the caller's list is left as it was
+    assert agrees[0][1] == 1.0 and agrees[1][1] == 1.0
+    # and the pseudo-labels were chosen against the registration kept: nothing is ignored
+    # as "registration says organ, network says background"
+    assert not (labels[0] == IGNORE).any()
