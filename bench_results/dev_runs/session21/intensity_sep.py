@@ -2,28 +2,22 @@
 the share of voxels more than 2 / 3 robust SDs (MAD of the predicted organ's eroded interior)
 from that interior's median, among true positives and among false positives > 10 mm away.
 Usage: python intensity_sep.py PACK MODEL_DIR CLASS"""
-import json
 import sys
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 from scipy import ndimage as ndi
 
-from elsnet_core.bench import protocol_split
+from elsnet_core.bench import Pack, protocol_split
 from elsnet_core.predictor import Predictor
 
-pack = Path(sys.argv[1])
+pack = Pack.open(Path(sys.argv[1]))
 k = int(sys.argv[3])
-ds = json.loads((pack / "dataset.json").read_text())
 P = Predictor.load(sys.argv[2], "cpu")
-for case in protocol_split(sorted(ds["cases"])).test:
-    img_p = next((pack / "images").glob(case + ".nii*"))
-    img = np.asarray(nib.load(img_p).dataobj, dtype=np.float32)
-    lab = nib.load(next((pack / "labels").glob(case + ".nii*")))
-    gt = np.asarray(lab.dataobj).astype(int)
-    sp = lab.header.get_zooms()[:3]
-    pred = P.predict_file(img_p).labels
+for case in protocol_split(sorted(pack.cases)).test:
+    img, sp = pack.image(case)
+    gt = pack.label(case)
+    pred = P.predict_file(pack.image_path(case)).labels
     p = pred == k
     g = gt == k
     # reference without truth: the predicted organ's interior (eroded 2 voxels in-plane)

@@ -3,18 +3,17 @@ Usage: python overlay.py PACK MODEL_DIR CASE OUT.png Z1 Z2 ..."""
 import sys
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 from PIL import Image
 
+from elsnet_core.bench import Pack
 from elsnet_core.predictor import Predictor
 
-pack, case, out = Path(sys.argv[1]), sys.argv[3], sys.argv[4]
+pack, case, out = Pack.open(Path(sys.argv[1])), sys.argv[3], sys.argv[4]
 zs = [int(z) for z in sys.argv[5:]]
-img_p = next((pack / "images").glob(case + ".nii*"))
-img = np.asarray(nib.load(img_p).dataobj, dtype=np.float32)
-gt = np.asarray(nib.load(next((pack / "labels").glob(case + ".nii*"))).dataobj).astype(int)
-pred = Predictor.load(sys.argv[2], "cpu").predict_file(img_p).labels
+img, _ = pack.image(case)
+gt = pack.label(case)
+pred = Predictor.load(sys.argv[2], "cpu").predict_file(pack.image_path(case)).labels
 lo, hi = np.percentile(img, [0.5, 99.5])
 col = np.array([[0, 0, 0], [230, 80, 80], [80, 200, 80], [80, 120, 240], [240, 200, 60]] + [[200, 200, 200]] * 20)
 rows = []
