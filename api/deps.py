@@ -1,4 +1,4 @@
-"""Dependencies: database session, the caller's API key, and project lookups (404 once)."""
+"""Dependencies: database session, the caller's API key (admin or not), and project lookups (404 once)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from store import services
 from store.auth import lookup_key
 from store.db import get_sessionmaker
+from store.errors import Forbidden
 from store.models import ApiKey, Project
 
 
@@ -40,6 +41,18 @@ def current_key(session: SessionDep, authorization: Annotated[str | None, Header
 
 
 CurrentKey = Annotated[ApiKey, Depends(current_key)]
+
+
+def admin_key(key: CurrentKey) -> ApiKey:
+    if not key.is_admin:
+        raise Forbidden(
+            "this needs an admin API key; ask whoever runs the service for one "
+            "(`elsnet create-key --admin`, or POST /api/v1/keys with an admin key)"
+        )
+    return key
+
+
+AdminKey = Annotated[ApiKey, Depends(admin_key)]
 
 
 def project_dep(session: SessionDep, _key: CurrentKey, project_id: Annotated[str, Path()]) -> Project:

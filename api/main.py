@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import health, jobs, models, projects, studies
+from api.routes import dicomweb, health, jobs, keys, models, projects, studies, webhooks
 from store.auth import create_key
 from store.db import session_scope
 from store.settings import get_settings
@@ -51,7 +51,8 @@ def create_app() -> FastAPI:
             )
         return await call_next(request)
 
-    for r in (health.router, projects.router, studies.router, jobs.router, models.router):
+    for r in (health.router, projects.router, studies.router, jobs.router, models.router, dicomweb.router, keys.router,
+              webhooks.router):
         app.include_router(r)
     frontend = settings.frontend_dir or REPO_ROOT / "frontend" / "dist"
     if (frontend / "index.html").exists():

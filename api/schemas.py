@@ -129,3 +129,121 @@ class ModelPublic(BaseModel):
 class ModelsPublic(BaseModel):
     data: list[ModelPublic]
     count: int
+
+
+# DICOMweb (store/dicomweb.py) ---------------------------------------------------------
+class DicomwebServersPublic(BaseModel):
+    data: list[str]
+    count: int
+
+
+class DicomwebStudiesPublic(BaseModel):
+    """QIDO-RS study matches: StudyInstanceUID, PatientID, PatientName, StudyDate, ..."""
+
+    data: list[dict[str, Any]]
+    count: int
+
+
+class DicomwebSeriesPublic(BaseModel):
+    """QIDO-RS series of one study: SeriesInstanceUID, Modality, SeriesDescription, ..."""
+
+    data: list[dict[str, Any]]
+    count: int
+
+
+class DicomwebImport(BaseModel):
+    server: str = Field(description="a configured DICOMweb server's name (GET /api/v1/dicomweb/servers)")
+    study_instance_uid: str
+    series_instance_uid: str | None = Field(
+        default=None, description="needed when the study holds several image series")
+    modality: str | None = Field(default=None, description="CT or MR (read from the DICOM when omitted)")
+
+
+class DicomwebExport(BaseModel):
+    server: str = Field(description="a configured DICOMweb server's name")
+    model: str | None = Field(default=None, description="model version id (default: active, else newest)")
+
+
+class DicomwebExportPublic(BaseModel):
+    server: str
+    model_id: str
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    derived_instances_sent: int
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=200, description="who or what uses the key, e.g. 'PACS bridge'")
+    is_admin: bool = Field(default=False, description="admin keys can manage API keys")
+
+
+class ApiKeyPublic(BaseModel):
+    """A key as listed: never its value or hash; ``prefix`` (its first 8 characters) identifies it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    name: str
+    prefix: str
+    is_admin: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeysPublic(BaseModel):
+    data: list[ApiKeyPublic]
+    count: int
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="the key itself, shown this once only: store it now")
+
+
+# Webhooks (store/webhooks.py, docs/webhooks.md) ------------------------------------------
+class WebhookCreate(BaseModel):
+    url: str = Field(max_length=2000, description="http(s) address the hospital's server listens on")
+    events: list[str] | None = Field(
+        default=None, description='any of "job.succeeded", "job.failed", "job.cancelled" (default: all)')
+
+
+class WebhookPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    project_id: str
+    url: str
+    events: list[str]
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class WebhookCreated(WebhookPublic):
+    """The creation response: the only time the signing secret is shown."""
+
+    secret: str = Field(description="HMAC-SHA256 key of X-Elsnet-Signature; store it now, it is never shown again")
+
+
+class WebhooksPublic(BaseModel):
+    data: list[WebhookPublic]
+    count: int
+
+
+class WebhookDeliveryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    webhook_id: str
+    event: str
+    job_id: str
+    state: str = Field(description="pending, delivered or failed (gave up after the last attempt)")
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="when a pending delivery is tried next")
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    payload: dict[str, Any]
+
+
+class WebhookDeliveriesPublic(BaseModel):
+    data: list[WebhookDeliveryPublic]
+    count: int

@@ -3,10 +3,12 @@
 ServiceError
 ├── BadInput            422  the request's data is wrong; the message says what to fix
 │   └── UnreadableImage 422  an upload that is not a readable NIfTI/DICOM volume
+├── Forbidden           403  the API key may not do this (e.g. an admin key is needed)
 ├── NotFound            404
 ├── Conflict            409  the request clashes with the current state
 ├── PayloadTooLarge     413
-└── Unavailable         503  a dependency (database, broker, storage) is unreachable
+├── Unavailable         503  a dependency (database, broker, storage) is unreachable
+└── UpstreamError       502  a configured remote server (DICOMweb) failed or refused
 """
 
 
@@ -40,3 +42,11 @@ class PayloadTooLarge(ServiceError):
 
 class Unavailable(ServiceError):
     status_code = 503
+
+
+class UpstreamError(ServiceError):
+    status_code = 502
+
+
+class Forbidden(ServiceError):
+    status_code = 403

@@ -69,7 +69,12 @@ def _source_from_volume(image: sitk.Image, study: Study) -> list[pydicom.Dataset
     arr = sitk.GetArrayFromImage(image)  # (z, y, x)
     lo, hi = float(arr.min()), float(arr.max())
     slope = max(hi - lo, 1e-6) / 4095.0
-    study_uid, series_uid, frame_uid = hd.UID(), hd.UID(), hd.UID()
+    # UIDs derived from the study id: every export of one study refers to the same derived
+    # series, so a PACS that received it once keeps one copy (and each SEG joins that study)
+    def uid(*what: object) -> str:
+        return str(pydicom.uid.generate_uid(entropy_srcs=["elsnet", study.id, *map(str, what)]))
+
+    study_uid, series_uid, frame_uid = uid("study"), uid("series"), uid("frame")
     direction = np.asarray(image.GetDirection()).reshape(3, 3)
     iop = [*direction[:, 0].tolist(), *direction[:, 1].tolist()]
     sop_class = pydicom.uid.CTImageStorage if study.modality == "CT" else pydicom.uid.MRImageStorage
@@ -78,7 +83,7 @@ def _source_from_volume(image: sitk.Image, study: Study) -> list[pydicom.Dataset
         ds = pydicom.Dataset()
         ds.file_meta = pydicom.dataset.FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
-        ds.SOPClassUID, ds.SOPInstanceUID = sop_class, hd.UID()
+        ds.SOPClassUID, ds.SOPInstanceUID = sop_class, uid("instance", k)
         ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
         ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "Anonymous", study.id[:16], "", ""
@@ -99,6 +104,18 @@ def _source_from_volume(image: sitk.Image, study: Study) -> list[pydicom.Dataset
 
 
 def mask_to_dicom_seg(study: Study, mask: Mask, project: Project) -> bytes:
+    return mask_to_dicom_seg_with_sources(study, mask, project)[0]
+
+
+def _part10(ds: pydicom.Dataset) -> bytes:
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def mask_to_dicom_seg_with_sources(study: Study, mask: Mask, project: Project) -> tuple[bytes, list[bytes]]:
+    """(the SEG, the derived image series it references when the study has no DICOM of its
+    own, else []), all as Part-10 bytes: what a PACS needs to show the segmentation."""
     tmp = volumes.scratch_dir(get_settings().work / "export")
     try:
         store = get_store()
@@ -136,6 +153,7 @@ def mask_to_dicom_seg(study: Study, mask: Mask, project: Project) -> bytes:
         )
         buf = io.BytesIO()
         seg.save_as(buf)
-        return buf.getvalue()
+        derived = [] if study.source_format == "dicom" else [_part10(ds) for ds in sources]
+        return buf.getvalue(), derived
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Job, JobEvent, utcnow
+from store.webhooks import job_finished
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def request_cancel(session: Session, job: Job) -> None:
         job.state = "cancelled"
         job.finished_at = utcnow()
         job.error = "cancelled by the user"
+        job_finished(session, job)  # webhook deliveries commit with the state change
 
 
 def reap_stale_jobs(session: Session, timeout_s: float, max_attempts: int) -> list[tuple[str, str, int]]:
@@ -75,6 +77,7 @@ def reap_stale_jobs(session: Session, timeout_s: float, max_attempts: int) -> li
                 f"the worker stopped responding (no heartbeat for {timeout_s:.0f} s) on each of "
                 f"{job.attempts} attempts; giving up"
             )
+            job_finished(session, job)
             log.warning("job %s failed after %d lost attempts", job.id, job.attempts)
         else:
             job.state = "queued"

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import volumes
-from store.errors import BadInput, Conflict, NotFound
+from store.errors import BadInput, Conflict, NotFound, Unavailable
 from store.jobs import TERMINAL, request_cancel
 from store.models import Job, Mask, Model, Project, Study, new_id, utcnow
 from store.queue import enqueue_job
@@ -100,9 +100,11 @@ def get_study(session: Session, project: Project, study_id: str) -> Study:
 
 
 def add_study(
-    session: Session, project: Project, files: list[tuple[str, Path]], sha256: str, size: int, modality: str | None
+    session: Session, project: Project, files: list[tuple[str, Path]], sha256: str, size: int, modality: str | None,
+    name: str | None = None,
 ) -> tuple[Study, bool]:
-    """Ingest an upload; returns (study, created). Same bytes again -> the existing study."""
+    """Ingest an upload; returns (study, created). Same bytes again -> the existing study.
+    ``name``: the study's display name (default: from the file name or the DICOM header)."""
     existing = session.scalar(select(Study).where(Study.project_id == project.id, Study.sha256 == sha256))
     if existing is not None:
         return existing, False
@@ -117,13 +119,13 @@ def add_study(
         prefix = f"projects/{project.id}/studies/{study_id}"
         store = get_store()
         originals = []
-        for i, (name, path) in enumerate(files):
-            key = f"{prefix}/original/{i:04d}_{Path(name).name or 'upload'}"
+        for i, (file_name, path) in enumerate(files):
+            key = f"{prefix}/original/{i:04d}_{Path(file_name).name or 'upload'}"
             store.put_file(key, path)
             originals.append(key)
         store.put_file(f"{prefix}/volume.nii.gz", vol.path)
         study = Study(
-            id=study_id, project_id=project.id, name=vol.name, modality=vol.modality,
+            id=study_id, project_id=project.id, name=name or vol.name, modality=vol.modality,
             source_format=vol.source_format, shape=list(vol.shape), spacing=list(vol.spacing),
             affine=vol.affine, sha256=sha256, size_bytes=size, original_keys=originals,
             volume_key=f"{prefix}/volume.nii.gz",
@@ -297,3 +299,99 @@ def get_model(session: Session, model_id: str) -> Model:
     if model is None:
         raise NotFound(f"model {model_id} not found")
     return model
+
+
+# deletion -------------------------------------------------------------------
+# Order: collect the object keys, delete the rows and commit, then delete the objects. If the
+# process dies in between, the objects are orphans (unreachable through the API, harmless);
+# the reverse order could leave a row that points at deleted objects (a study whose volume is
+# gone). A worker still winding down a job cancelled just before (it checks for cancellation
+# between steps) may likewise leave an orphan object, never a row: its inserts then fail on the
+# foreign keys.
+def _lock_project(session: Session, project: Project) -> None:
+    """Hold the project row until the commit. On PostgreSQL a concurrent job insert takes a key
+    share lock on it (foreign key), so that job is either committed and seen by the checks that
+    follow, or waits until the deletion has committed."""
+    session.scalar(select(Project.id).where(Project.id == project.id).with_for_update())
+
+
+def _active_jobs(session: Session, project_id: str) -> list[Job]:
+    q = select(Job).where(Job.project_id == project_id, Job.state.not_in(TERMINAL)).order_by(Job.created_at)
+    return list(session.scalars(q))
+
+
+def _uses_study(job: Job, study_id: str) -> bool:
+    if job.kind == "infer":
+        return study_id in (job.params or {}).get("study_ids", [])
+    return True  # a train job reads every study of its project: exemplars and unlabeled ones
+
+
+def _wait_or_cancel(job: Job) -> str:
+    return f"cancel it (POST /api/v1/jobs/{job.id}/cancel) or wait until it ends, then delete again"
+
+
+def _delete_objects(what: str, prefixes: list[str], keys: list[str]) -> None:
+    """Remove folders (``prefixes``) and single objects (``keys``) outside them, after the commit."""
+    todo = prefixes + sorted({k for k in keys if k and not any(k.startswith(p) for p in prefixes)})
+    store = get_store()
+    failed = []
+    for key in todo:
+        try:
+            store.delete_prefix(key)
+        except Exception:  # the rows are gone already: report what is left, do not hide it
+            log.exception("%s: could not delete %s from object storage", what, key)
+            failed.append(key)
+    if failed:
+        raise Unavailable(
+            f"{what} was deleted, but object storage did not remove {len(failed)} of its objects "
+            f"({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''}); they are unreachable "
+            "through the API: remove them from the object store by hand (see the service log)"
+        )
+
+
+def delete_study(session: Session, project: Project, study: Study) -> None:
+    """Delete a study, its masks and all its objects (volume, originals, annotations, masks,
+    training completions). Models trained with it stay (immutable versions): their
+    ``exemplar_study_ids`` may name it afterwards. Commits."""
+    _lock_project(session, project)
+    for job in _active_jobs(session, project.id):
+        if _uses_study(job, study.id):
+            raise Conflict(
+                f"study {study.id} is in use by {job.kind} job {job.id} ({job.state}): {_wait_or_cancel(job)}"
+            )
+    model_ids = session.scalars(select(Model.id).where(Model.project_id == project.id)).all()
+    prefixes = [f"projects/{project.id}/studies/{study.id}/", f"masks/{study.id}/"]
+    keys = [study.volume_key, study.annotation_key or "", *study.original_keys]
+    keys += session.scalars(select(Mask.key).where(Mask.study_id == study.id)).all()
+    keys += [completion_key(mid, study.id) for mid in model_ids]
+    session.delete(study)  # masks follow (ON DELETE CASCADE)
+    session.commit()
+    log.info("deleted study %s of project %s", study.id, project.id)
+    _delete_objects(f"study {study.id}", prefixes, keys)
+
+
+def delete_project(session: Session, project: Project) -> None:
+    """Delete a project with its studies, masks, models, jobs and events, and all their objects.
+    Commits."""
+    _lock_project(session, project)
+    active = _active_jobs(session, project.id)
+    if active:
+        job = active[0]
+        raise Conflict(
+            f"project {project.id} has {len(active)} queued or running job(s), e.g. {job.kind} job "
+            f"{job.id} ({job.state}): {_wait_or_cancel(job)}"
+        )
+    study_ids = session.scalars(select(Study.id).where(Study.project_id == project.id)).all()
+    models = session.scalars(select(Model).where(Model.project_id == project.id)).all()
+    jobs = session.scalars(select(Job).where(Job.project_id == project.id)).all()
+    # a training that failed or was cancelled before registering its model may have left objects
+    pending = {str(j.params["pending_model_id"]) for j in jobs if (j.params or {}).get("pending_model_id")}
+    prefixes = [f"projects/{project.id}/"]
+    prefixes += [f"masks/{sid}/" for sid in study_ids]
+    prefixes += [f"models/{mid}/" for mid in sorted({m.id for m in models} | pending)]
+    keys = [m.artifact_key for m in models]
+    keys += session.scalars(select(Mask.key).join(Study, Mask.study_id == Study.id).where(Study.project_id == project.id)).all()
+    session.delete(project)  # studies, masks, models, jobs and events follow (ON DELETE CASCADE)
+    session.commit()
+    log.info("deleted project %s (%d studies, %d models)", project.id, len(study_ids), len(models))
+    _delete_objects(f"project {project.id}", prefixes, keys)

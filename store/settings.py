@@ -16,8 +16,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DicomwebServer(BaseModel):
+    """A DICOMweb endpoint (PACS, VNA) the service may query, retrieve from and store to.
+
+    Named in ``ELSNET_DICOMWEB_SERVERS`` (JSON), e.g.
+    ``{"pacs": {"url": "http://orthanc:8042/dicom-web", "username": "elsnet", "password": "..."}}``.
+    Only configured servers are reachable: API callers pick one by name, never by URL.
+    """
+
+    url: str
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None  # sent as "Authorization: Bearer <token>" when set
+    timeout_s: float = 60.0
 
 
 class Settings(BaseSettings):
@@ -40,6 +55,8 @@ class Settings(BaseSettings):
     work_dir: Path | None = None
     frontend_dir: Path | None = None
     device: str = "auto"
+    # DICOMweb servers by name (JSON in ELSNET_DICOMWEB_SERVERS); see DicomwebServer
+    dicomweb_servers: dict[str, DicomwebServer] = Field(default_factory=dict)
     # Jobs: a running job whose heartbeat is older than this is presumed dead and requeued.
     heartbeat_interval_s: float = 5.0
     heartbeat_timeout_s: float = 120.0
@@ -47,6 +64,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = 3
     # Must exceed the longest job (Redis redelivers unacked messages after this).
     visibility_timeout_s: int = 12 * 3600
+    # Webhooks (docs/webhooks.md): each worker sends due deliveries every interval; a delivery
+    # that keeps failing ends 'failed' after this many attempts (backoff 10 s, 30 s, 90 s, ...).
+    webhook_interval_s: float = 2.0
+    webhook_max_attempts: int = 8
+    webhook_timeout_s: float = 10.0
 
     @model_validator(mode="after")
     def _defaults_and_production_guard(self) -> Settings:

@@ -166,3 +166,53 @@ def small_chaos_case(case: str, dest: Path, factor: int = 4) -> tuple[Path, Path
         nib.save(new, str(path))
         out.append(path)
     return out[0], out[1]
+
+
+ORTHANC_BIN = "/usr/sbin/Orthanc"
+ORTHANC_DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+
+
+@pytest.fixture(scope="session")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Orthanc PACS with its DICOMweb plugin (Debian packages orthanc, orthanc-dicomweb;
+    `make services` installs them), on free ports, storing in a temporary folder. Yields the
+    DICOMweb root URL (``http://127.0.0.1:<port>/dicom-web``)."""
+    import json
+
+    import httpx
+
+    if not (Path(ORTHANC_BIN).exists() and Path(ORTHANC_DICOMWEB_PLUGIN).exists()):
+        pytest.fail("Orthanc with its DICOMweb plugin is not installed: run `make services` "
+                    "(installs the Debian packages orthanc and orthanc-dicomweb)")
+    home = tmp_path_factory.mktemp("orthanc")
+    port = free_port()
+    config = {
+        "Name": "ELSNET-TEST", "HttpPort": port, "DicomServerEnabled": False,
+        "StorageDirectory": str(home / "db"), "IndexDirectory": str(home / "db"),
+        "RemoteAccessAllowed": False, "AuthenticationEnabled": True,
+        "RegisteredUsers": {"elsnet": "test-password"},
+        "Plugins": [ORTHANC_DICOMWEB_PLUGIN],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+    }
+    (home / "orthanc.json").write_text(json.dumps(config))
+    log = home / "orthanc.log"
+    proc = subprocess.Popen([ORTHANC_BIN, str(home / "orthanc.json")], cwd=home,
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            if proc.poll() is not None:
+                pytest.fail(f"Orthanc exited: {log.read_text(errors='replace')[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/dicom-web/studies", auth=("elsnet", "test-password"), timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"Orthanc did not answer: {log.read_text(errors='replace')[-2000:]}")
+        yield f"{base}/dicom-web"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -79,3 +79,39 @@ def zip_of(files: dict[str, bytes]) -> bytes:
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def dicom_series_from_nifti(path: Path, patient_id: str, modality: str = "MR") -> list[bytes]:
+    """A NIfTI volume as the DICOM series a scanner would have sent (one MR slice per file,
+    positions and orientation in LPS from the NIfTI geometry, intensities rescaled to 12 bits)."""
+    import SimpleITK as sitk
+
+    image = sitk.ReadImage(str(path))  # LPS physical space, as DICOM
+    arr = sitk.GetArrayFromImage(image).astype(np.float64)  # (z, y, x)
+    lo, hi = float(arr.min()), float(arr.max())
+    slope = max(hi - lo, 1e-6) / 4095.0
+    d = np.asarray(image.GetDirection()).reshape(3, 3)
+    study_uid, series_uid, frame_uid = generate_uid(), generate_uid(), generate_uid()
+    out = []
+    for k in range(arr.shape[0]):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = MRImageStorage, generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(f"{k}.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
+        ds.PatientName, ds.PatientID, ds.Modality = f"Sample^{patient_id}", patient_id, modality
+        ds.SeriesNumber, ds.InstanceNumber, ds.SeriesDescription = 1, k + 1, "T2 SPIR"
+        ds.ImageOrientationPatient = [*d[:, 0].tolist(), *d[:, 1].tolist()]
+        ds.ImagePositionPatient = list(image.TransformIndexToPhysicalPoint((0, 0, k)))
+        ds.PixelSpacing = [image.GetSpacing()[1], image.GetSpacing()[0]]
+        ds.SliceThickness = image.GetSpacing()[2]
+        ds.Rows, ds.Columns = int(arr.shape[1]), int(arr.shape[2])
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.RescaleIntercept, ds.RescaleSlope = lo, slope
+        ds.PixelData = np.round((arr[k] - lo) / slope).astype(np.uint16).tobytes()
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        out.append(buf.getvalue())
+    return out

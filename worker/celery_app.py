@@ -33,6 +33,23 @@ def _reaper_loop() -> None:
         _stop_reaper.wait(settings.reaper_interval_s)
 
 
+def _webhook_loop() -> None:
+    """Send due webhook deliveries every ``webhook_interval_s`` (every worker runs one; the
+    claims in ``store.webhooks`` keep two workers from sending the same delivery)."""
+    import httpx
+
+    from worker.webhooks import deliver_once
+
+    settings = get_settings()
+    with httpx.Client(timeout=settings.webhook_timeout_s) as client:
+        while not _stop_reaper.is_set():
+            try:
+                deliver_once(client)
+            except Exception:  # like the reaper: never kill the worker, retry next tick
+                log.exception("webhook delivery tick failed")
+            _stop_reaper.wait(settings.webhook_interval_s)
+
+
 def _watch_parent(parent_pid: int) -> None:
     """Cold-shut this worker down when the process that started it is gone.
 
@@ -51,11 +68,12 @@ def _watch_parent(parent_pid: int) -> None:
 @worker_ready.connect
 def _start_reaper(**_: object) -> None:
     threading.Thread(target=_reaper_loop, name="elsnet-reaper", daemon=True).start()
+    threading.Thread(target=_webhook_loop, name="elsnet-webhooks", daemon=True).start()
     parent = os.environ.get("ELSNET_PARENT_PID")
     if parent and parent.isdigit():
         threading.Thread(target=_watch_parent, args=(int(parent),), name="elsnet-parent-watch",
                          daemon=True).start()
-    log.info("worker ready on %s; reaper started", socket.gethostname())
+    log.info("worker ready on %s; reaper and webhook delivery started", socket.gethostname())
 
 
 @worker_process_init.connect

@@ -23,6 +23,7 @@ from store.queue import enqueue_job
 from store.settings import get_settings
 from store.storage import get_store
 from store.volumes import save_label_map
+from store.webhooks import job_finished
 from worker.progress import JobReporter
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def _retry_or_fail(job_id: str, kind: str, attempt: int, exc: Exception) -> None
                 if attempt >= settings.job_max_attempts:
                     job.state, job.finished_at = "failed", utcnow()
                     job.error = f"gave up after {attempt} attempts; last error: {exc}"
+                    job_finished(s, job)
                     return
                 job.state = "queued"
             time.sleep(min(60, 2**attempt))
@@ -134,6 +136,7 @@ def _finish(job_id: str, state: str, error: str | None = None, owner: tuple[str,
         job.state = state
         job.error = error
         job.finished_at = utcnow()
+        job_finished(s, job)  # webhook deliveries commit with the final state, or not at all
         return True
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from api import idempotency
@@ -45,3 +45,9 @@ def update_project(project: ProjectDep, body: ProjectUpdate, session: SessionDep
     services.update_project(session, project, body.model_dump(exclude_unset=True))
     session.commit()
     return project_public(session, project)
+
+
+@router.delete("/{project_id}", status_code=204)
+def delete_project(project: ProjectDep, session: SessionDep) -> Response:
+    services.delete_project(session, project)
+    return Response(status_code=204)

@@ -118,6 +118,12 @@ def _object_response(key: str, filename: str, media_type: str = "application/gzi
     )
 
 
+@router.delete("/{study_id}", status_code=204)
+def delete_study(project: ProjectDep, study_id: str, session: SessionDep) -> Response:
+    services.delete_study(session, project, services.get_study(session, project, study_id))
+    return Response(status_code=204)
+
+
 @router.get("/{study_id}/volume", response_class=FileResponse)
 def download_volume(project: ProjectDep, study_id: str, session: SessionDep) -> FileResponse:
     study = services.get_study(session, project, study_id)

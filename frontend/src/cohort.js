@@ -2,8 +2,9 @@
 
 import * as api from './api.js'
 import { $, h, P, state, showMessage, guarded, short, fmtBytes } from './ui.js'
-import { openStudy } from './studyview.js'
+import { openStudy, closeViewerStudy } from './studyview.js'
 import { confidenceBadge, confidenceMedians } from './guidance.js'
+import { pacsServers, sendMaskToPacs } from './pacs.js'
 
 // ---------------------------------------------------------------- upload
 export const dz = $('#dropzone')
@@ -117,7 +118,9 @@ export function renderStudies() {
           h('button', { class: 'annotate', onclick: () => openStudy(s, 'annotate') }, s.is_exemplar ? 'Edit annotation' : 'Annotate'), ' ',
           s.mask && h('button', { class: 'correct', title: 'Start from the model’s mask; saving makes this study another exemplar', onclick: () => openStudy(s, 'correct') }, 'Correct annotation'), ' ',
           s.mask && h('button', { class: 'dl-nifti ghost', onclick: () => downloadMask(s, 'nifti') }, 'NIfTI'), ' ',
-          s.mask && h('button', { class: 'dl-seg ghost', onclick: () => downloadMask(s, 'dicom-seg') }, 'DICOM SEG'),
+          s.mask && h('button', { class: 'dl-seg ghost', onclick: () => downloadMask(s, 'dicom-seg') }, 'DICOM SEG'), ' ',
+          s.mask && pacsServers().length > 0 && h('button', { class: 'to-pacs ghost', title: `store the mask as DICOM SEG on ${pacsServers()[0]}`, onclick: () => sendMaskToPacs(s) }, 'Send to PACS'), ' ',
+          h('button', { class: 'delete-study danger', onclick: () => deleteStudy(s) }, 'Delete'),
         ),
       )
     }),
@@ -148,4 +151,16 @@ export async function downloadMask(s, format) {
     const base = s.name.replace(/\.(nii(\.gz)?|zip|dcm)$/i, '')
     api.saveBlob(blob, filename ?? (format === 'dicom-seg' ? `${base}_seg.dcm` : `${base}_mask.nii.gz`))
   })
+}
+
+export async function deleteStudy(s) {
+  const msg = `Delete study “${s.name}” for good? Its images, annotation and masks are removed from the service. Models trained with it stay.`
+  if (!confirm(msg)) return
+  const pid = state.project.id
+  // a refusal (409: a job is using the study) shows the service's reason, which names the job
+  const done = await guarded(`Deleting ${s.name}`, () => api.del(`${P(pid)}/studies/${s.id}`).then(() => true))
+  if (!done) return
+  if (state.study?.id === s.id) closeViewerStudy()
+  showMessage(`Study “${s.name}” deleted.`, 'ok')
+  if (state.project?.id === pid) refreshStudies()
 }

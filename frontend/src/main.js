@@ -70,11 +70,24 @@ async function showProjects() {
         h('td', {}, labelChips(p)),
         h('td', {}, p.study_count ?? ''),
         h('td', {}, fmtDate(p.created_at)),
-        h('td', {}, h('button', { onclick: () => (location.hash = `#/projects/${p.id}`) }, 'Open')),
+        h('td', { class: 'actions' },
+          h('button', { onclick: () => (location.hash = `#/projects/${p.id}`) }, 'Open'), ' ',
+          h('button', { class: 'delete-project danger', onclick: () => deleteProject(p) }, 'Delete'),
+        ),
       ),
     ),
   )
   $('#projects-empty').hidden = res.data.length > 0
+}
+
+async function deleteProject(p) {
+  const msg = `Delete project “${p.name}” for good? Its ${p.study_count ?? 0} studies, annotations, masks, models and jobs are removed from the service.`
+  if (!confirm(msg)) return
+  // a refusal (409: a job is queued or running) shows the service's reason, which names the job
+  const done = await guarded(`Deleting project ${p.name}`, () => api.del(`/api/v1/projects/${p.id}`).then(() => true))
+  if (!done) return
+  showMessage(`Project “${p.name}” deleted.`, 'ok')
+  showProjects()
 }
 
 function addLabelRow(name = '', color) {

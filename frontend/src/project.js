@@ -3,6 +3,7 @@
 import * as api from './api.js'
 import { $, $$, h, P, state, guarded, setCrumbs } from './ui.js'
 import { refreshStudies } from './cohort.js'
+import { initPacs } from './pacs.js'
 import { viewer, closeViewerStudy } from './studyview.js'
 import { refreshJobs, stopFollowing } from './training.js'
 import { refreshModels } from './models.js'
@@ -30,7 +31,7 @@ export async function openProject(id, tab) {
     if (state.project?.id !== id) {
       state.project = p
       state.label = Math.min(...Object.keys(p.labels ?? { 1: '' }).map(Number))
-      refreshStudies()
+      initPacs().then(() => refreshStudies())
       refreshJobs(true)
       refreshModels()
     }

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
+import shutil
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +84,43 @@ def one_slice_annotation(label_path: Path, out: Path) -> Path:
     out_lab[:, :, z] = lab[:, :, z]
     nib.save(nib.Nifti1Image(out_lab, img.affine), str(out))
     return out
+
+
+@contextlib.contextmanager
+def serve_page(home: Path, key: str, **extra_env: str) -> Iterator[tuple[str, Path]]:
+    """A real `elsnet serve` (API + web page + embedded worker) on a free port, its state in
+    ``home``; builds the page first if needed. Yields (base URL, home)."""
+    import httpx
+
+    from tests.conftest import REPO, free_port
+
+    frontend = REPO / "frontend"
+    if not (frontend / "dist" / "index.html").exists():
+        subprocess.run(["npm", "run", "build"], cwd=frontend, check=True, capture_output=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELSNET_", "DATABASE_URL", "BROKER_URL", "STORAGE_URL"))}
+    env.update(ELSNET_HOME=str(home), ELSNET_BOOTSTRAP_KEY=key, **extra_env)
+    elsnet = shutil.which("elsnet", path=str(Path(sys.executable).parent)) or "elsnet"
+    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([elsnet, "serve", "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"elsnet serve exited: {(home / 'serve.log').read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            if time.time() > deadline:
+                raise RuntimeError(f"service not ready: {(home / 'serve.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield base, home
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()

@@ -13,10 +13,7 @@ import gzip
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -24,7 +21,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from tests.conftest import free_port
+from tests.e2e.helpers import serve_page
 
 REPO = Path(__file__).resolve().parents[2]
 FRONTEND = REPO / "frontend"
@@ -75,50 +72,8 @@ def service(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    if not (FRONTEND / "dist" / "index.html").exists():
-        subprocess.run(["npm", "run", "build"], cwd=FRONTEND, check=True, capture_output=True)
-    home = tmp_path_factory.mktemp("elsnet_home")
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ELSNET_", "DATABASE_URL", "BROKER_URL", "STORAGE_URL"))
-    }
-    env.update(ELSNET_HOME=str(home), ELSNET_BOOTSTRAP_KEY=KEY)
-    elsnet = shutil.which("elsnet", path=str(Path(sys.executable).parent)) or "elsnet"
-    log = open(home / "serve.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [elsnet, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"elsnet serve exited: {(home / 'serve.log').read_text()[-3000:]}"
-                )
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.time() > deadline:
-                raise RuntimeError(f"service not ready: {(home / 'serve.log').read_text()[-3000:]}")
-            time.sleep(0.5)
+    with serve_page(tmp_path_factory.mktemp("elsnet_home"), KEY) as (base, home):
         yield base, home
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 def _nifti(content: bytes) -> nib.Nifti1Image:

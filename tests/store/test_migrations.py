@@ -13,7 +13,8 @@ from sqlalchemy import create_engine, inspect
 from store.migrate import downgrade, upgrade
 from store.models import Base
 
-TABLES = {"api_keys", "projects", "studies", "jobs", "job_events", "models", "masks", "idempotency_keys"}
+TABLES = {"api_keys", "projects", "studies", "jobs", "job_events", "models", "masks", "idempotency_keys",
+          "webhooks", "webhook_deliveries"}
 
 
 def _check_up_down(url: str) -> None:

@@ -52,3 +52,20 @@ def test_enqueue_reaches_the_embedded_broker(sqlite_env: dict) -> None:
     folder = Path(get_settings().broker_folder) / "in"
     messages = [p.read_text() for p in folder.iterdir()]
     assert any(jid in m and "elsnet.train" in m for m in messages)
+
+
+def test_giving_up_queues_a_job_failed_webhook(sqlite_env: dict, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from store.models import WebhookDelivery
+    from store.webhooks import create_webhook
+
+    monkeypatch.setattr(pipeline.time, "sleep", lambda s: None)
+    jid = _job(attempts=3)
+    with session_scope() as s:
+        hook = create_webhook(s, s.get(Project, s.get(Job, jid).project_id), "https://ris.example/hook")
+    pipeline._retry_or_fail(jid, "train", 3, OperationalError("SELECT 1", {}, Exception("connection reset")))
+    with session_scope() as s:
+        (d,) = s.scalars(select(WebhookDelivery).where(WebhookDelivery.job_id == jid)).all()
+        assert (d.webhook_id, d.event, d.state) == (hook.id, "job.failed", "pending")
+        assert "connection reset" in d.payload["job"]["error"]

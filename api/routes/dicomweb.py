@@ -1,0 +1,84 @@
+"""DICOMweb: browse a configured PACS, import a series as a study, send a mask back as DICOM SEG.
+
+Thin wrappers over store/dicomweb.py. Servers are configured by the operator
+(``ELSNET_DICOMWEB_SERVERS``) and named in requests; a request never carries a URL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from api import idempotency
+from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
+from api.routes.studies import _auto_segment, study_public
+from api.schemas import (
+    DicomwebExport,
+    DicomwebExportPublic,
+    DicomwebImport,
+    DicomwebSeriesPublic,
+    DicomwebServersPublic,
+    DicomwebStudiesPublic,
+    StudyPublic,
+)
+from store import dicomweb, services
+
+router = APIRouter(tags=["dicomweb"])
+
+
+@router.get("/api/v1/dicomweb/servers", response_model=DicomwebServersPublic)
+def list_servers(_key: CurrentKey) -> DicomwebServersPublic:
+    names = dicomweb.server_names()
+    return DicomwebServersPublic(data=names, count=len(names))
+
+
+@router.get("/api/v1/dicomweb/{server}/studies", response_model=DicomwebStudiesPublic)
+def search_studies(
+    server: str,
+    _key: CurrentKey,
+    patient_id: Annotated[str | None, Query(alias="PatientID")] = None,
+    patient_name: Annotated[str | None, Query(alias="PatientName")] = None,
+    study_date: Annotated[str | None, Query(alias="StudyDate", description="YYYYMMDD or YYYYMMDD-YYYYMMDD")] = None,
+    accession_number: Annotated[str | None, Query(alias="AccessionNumber")] = None,
+    modalities: Annotated[str | None, Query(alias="ModalitiesInStudy")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DicomwebStudiesPublic:
+    """QIDO-RS study search on a configured server (query keys are DICOM keywords)."""
+    given = {"PatientID": patient_id, "PatientName": patient_name, "StudyDate": study_date,
+             "AccessionNumber": accession_number, "ModalitiesInStudy": modalities}
+    query = {k: v for k, v in given.items() if v}
+    found = dicomweb.DicomwebClient.named(server).search_studies(query, limit=limit)
+    return DicomwebStudiesPublic(data=found, count=len(found))
+
+
+@router.get("/api/v1/dicomweb/{server}/studies/{study_uid}/series", response_model=DicomwebSeriesPublic)
+def search_series(server: str, study_uid: str, _key: CurrentKey) -> DicomwebSeriesPublic:
+    found = dicomweb.DicomwebClient.named(server).search_series(study_uid)
+    return DicomwebSeriesPublic(data=found, count=len(found))
+
+
+@router.post("/api/v1/projects/{project_id}/studies/dicomweb", status_code=201, response_model=StudyPublic,
+             responses={200: {"model": StudyPublic}})
+def import_study(project: ProjectDep, body: DicomwebImport, session: SessionDep, key: CurrentKey,
+                 request: Request, idem: IdempotencyKey = None) -> JSONResponse:
+    """Retrieve one image series from a PACS (WADO-RS) and add it to the project, as an upload
+    would: 201 for a new study, 200 when the same instances were imported before."""
+    session.commit()  # no open transaction during the retrieval (SQLite write concurrency)
+
+    def produce() -> tuple[int, StudyPublic]:
+        study, created = dicomweb.import_series(session, project, body.server, body.study_instance_uid,
+                                                body.series_instance_uid, body.modality)
+        return (201 if created else 200), study_public(session, study)
+
+    fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
+    return idempotency.run(session, key, idem, fp, produce, after_commit=lambda: _auto_segment(project.id))
+
+
+@router.post("/api/v1/projects/{project_id}/studies/{study_id}/mask/dicomweb", response_model=DicomwebExportPublic)
+def export_mask(project: ProjectDep, study_id: str, body: DicomwebExport, session: SessionDep) -> DicomwebExportPublic:
+    """Send the study's mask to a PACS as DICOM SEG (STOW-RS); a study uploaded as NIfTI also
+    sends the derived image series the SEG refers to."""
+    study = services.get_study(session, project, study_id)
+    return DicomwebExportPublic(**dicomweb.export_mask(session, project, study, body.server, body.model))

@@ -1,0 +1,57 @@
+// The web page's PACS import in headless Chromium (driven by tests/e2e/test_browser_pacs.py).
+//
+// Env: ELSNET_URL, ELSNET_KEY, ELSNET_PROJECT (an existing project's id), ELSNET_PATIENT (a
+// PatientID on the PACS), ELSNET_SHOTS (optional screenshot folder), ELSNET_FRONTEND.
+// Prints one JSON object on stdout; logs on stderr.
+
+import { createRequire } from 'node:module'
+import fs from 'node:fs'
+import path from 'node:path'
+
+const require = createRequire(path.resolve(process.env.ELSNET_FRONTEND ?? 'frontend', 'package.json'))
+const { chromium } = require('playwright-core')
+const { ELSNET_URL: BASE, ELSNET_KEY: KEY, ELSNET_PROJECT: PID, ELSNET_PATIENT: PATIENT, ELSNET_SHOTS: SHOTS } = process.env
+const out = {}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+})
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+  page.on('pageerror', (e) => console.error('page error:', e.message))
+  await page.goto(`${BASE}/`)
+  await page.fill('#api-key', KEY)
+  await page.click('#key-use')
+  await page.goto(`${BASE}/#/projects/${PID}`)
+  await page.waitForSelector('#pacs-card:not([hidden])', { timeout: 30000 })
+  out.servers = await page.locator('#pacs-server option').allTextContents()
+  await page.fill('#pacs-patient', PATIENT)
+  await page.click('#pacs-search button[type=submit]')
+  await page.waitForSelector('#pacs-results tbody tr', { timeout: 30000 })
+  out.rows = await page.locator('#pacs-results tbody tr').count()
+  out.row_text = await page.locator('#pacs-results tbody tr').first().innerText()
+  await page.click('#pacs-results tbody tr button.pacs-import')
+  await page.waitForFunction(() => /added/.test(document.querySelector('#pacs-results .status')?.textContent ?? ''), null, { timeout: 120000 })
+  out.status = await page.locator('#pacs-results .status').first().textContent()
+  await page.waitForSelector('#studies-table tbody tr', { timeout: 30000 })
+  out.cohort_rows = await page.locator('#studies-table tbody tr').count()
+  await page.waitForFunction(() => (document.querySelector('#studies-table img.thumb')?.naturalWidth ?? 0) > 0, null, { timeout: 30000 })
+  out.thumb_loaded = true
+  if (SHOTS) {
+    fs.mkdirSync(SHOTS, { recursive: true })
+    await page.screenshot({ path: path.join(SHOTS, '09_pacs_import.png') })
+  }
+  // a search that matches nothing says so
+  await page.fill('#pacs-patient', 'nobody-has-this-id')
+  await page.click('#pacs-search button[type=submit]')
+  await page.waitForSelector('#pacs-empty:not([hidden])', { timeout: 30000 })
+  out.empty_shown = true
+} catch (e) {
+  out.error = String(e)
+  process.exitCode = 1
+} finally {
+  await browser.close()
+  console.log(JSON.stringify(out))
+}

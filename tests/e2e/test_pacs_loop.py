@@ -1,0 +1,128 @@
+"""The hospital loop over DICOMweb, end to end with real parts: a real Orthanc PACS, PostgreSQL,
+a Redis broker and a real Celery worker process.
+
+Studies are found on the PACS and imported, one is annotated, a model is trained, its mask goes
+back to the PACS as DICOM SEG, and a study sent later is segmented by itself (auto-segment).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import time
+from pathlib import Path
+
+import highdicom as hd
+import httpx
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+
+from tests import factories as f
+from tests.conftest import small_chaos_case
+from tests.e2e.helpers import Api
+
+LABELS = {"1": "liver", "2": "kidney_right", "3": "kidney_left", "4": "spleen"}
+AUTH = ("elsnet", "test-password")
+
+
+def label_on_study_grid(label: Path, study_volume: bytes, out: Path) -> Path:
+    """The CHAOS label resampled (nearest) onto the grid the service made of the DICOM series."""
+    ref_path = out.with_name("ref.nii.gz")
+    ref_path.write_bytes(study_volume)
+    ref = sitk.ReadImage(str(ref_path))
+    lab = sitk.Resample(sitk.ReadImage(str(label)), ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    sitk.WriteImage(lab, str(out))
+    return out
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_pacs_in_model_out_seg_back(pg_env, redis_url, start_worker, orthanc, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from store.db import reset_caches
+
+    root = orthanc.rsplit("/dicom-web", 1)[0]
+    for pid in httpx.get(f"{root}/patients", auth=AUTH).json():
+        httpx.delete(f"{root}/patients/{pid}", auth=AUTH).raise_for_status()
+    servers = json.dumps({"pacs": {"url": orthanc, "username": AUTH[0], "password": AUTH[1]}})
+    monkeypatch.setenv("BROKER_URL", redis_url)
+    monkeypatch.setenv("ELSNET_BOOTSTRAP_KEY", "pacs-key")
+    monkeypatch.setenv("ELSNET_DICOMWEB_SERVERS", servers)
+    reset_caches()
+    start_worker({**pg_env, "BROKER_URL": redis_url, "ELSNET_DICOMWEB_SERVERS": servers})
+    from api.main import create_app
+
+    # given: three patients' MR studies on the PACS (real CHAOS cases, as a scanner sends them)
+    cases = {}
+    for case in ("case_01", "case_02", "case_03"):
+        img, lab = small_chaos_case(case, tmp_path)
+        cases[case] = (img, lab)
+        if case != "case_03":  # case_03 arrives later
+            for part in f.dicom_series_from_nifti(img, patient_id=case):
+                httpx.post(f"{root}/instances", content=part, auth=AUTH).raise_for_status()
+
+    with TestClient(create_app(), headers={"Authorization": "Bearer pacs-key"}) as client:
+        api = Api(client)
+        pid = api.project(LABELS)
+        ids = {}
+        for case in ("case_01", "case_02"):
+            found = client.get("/api/v1/dicomweb/pacs/studies", params={"PatientID": case}).json()["data"]
+            assert len(found) == 1
+            r = client.post(f"/api/v1/projects/{pid}/studies/dicomweb",
+                            json={"server": "pacs", "study_instance_uid": found[0]["StudyInstanceUID"]})
+            assert r.status_code == 201, r.text
+            ids[case] = r.json()["id"]
+            assert r.json()["shape"] == list(nib.load(str(cases[case][0])).shape)
+        # the exemplar: case_01 annotated on the grid the service made of its DICOM series
+        vol = client.get(f"/api/v1/projects/{pid}/studies/{ids['case_01']}/volume").content
+        ann = label_on_study_grid(cases["case_01"][1], vol, tmp_path / "ann.nii.gz")
+        assert (np.asanyarray(nib.load(str(ann)).dataobj) > 0).sum() == (
+            np.asanyarray(nib.load(str(cases["case_01"][1])).dataobj) > 0).sum()  # same voxels, re-gridded
+        api.annotate(pid, ids["case_01"], ann)
+
+        # when: a model is trained (it segments the cohort at the end)
+        done = api.wait(api.job(pid, {"kind": "train", "preset": "tiny"})["id"], timeout=900)
+        assert done["state"] == "succeeded", done["error"]
+        # and case_02's mask goes back to the PACS
+        r = client.post(f"/api/v1/projects/{pid}/studies/{ids['case_02']}/mask/dicomweb", json={"server": "pacs"})
+        assert r.status_code == 200, r.text
+        sent = r.json()
+
+        # then: the PACS holds a SEG in case_02's study, voxel for voxel the service's mask
+        mask = np.asanyarray(api.mask(pid, ids["case_02"]).dataobj)
+        series = httpx.get(f"{orthanc}/studies/{sent['study_instance_uid']}/series", auth=AUTH).json()
+        assert sorted(s["00080060"]["Value"][0] for s in series) == ["MR", "SEG"]
+        inst = httpx.post(f"{root}/tools/find", auth=AUTH, json={
+            "Level": "Instance", "Query": {"SOPInstanceUID": sent["sop_instance_uid"]}}).json()
+        seg = hd.seg.Segmentation.from_dataset(
+            pydicom.dcmread(io.BytesIO(httpx.get(f"{root}/instances/{inst[0]}/file", auth=AUTH).content)))
+        arr = seg.get_volume(combine_segments=True, relabel=False).array
+        seg_counts = {int(v): int((arr == v).sum()) for v in np.unique(arr) if v}
+        mask_counts = {i + 1: int((mask == int(k)).sum()) for i, k in enumerate(sorted(LABELS, key=int))
+                       if (mask == int(k)).any()}
+        assert seg_counts == mask_counts and sum(mask_counts.values()) > 0
+
+        # when: a study arrives later and the project segments new studies by itself
+        assert client.patch(f"/api/v1/projects/{pid}", json={"auto_segment": True}).status_code == 200
+        for part in f.dicom_series_from_nifti(cases["case_03"][0], patient_id="case_03"):
+            httpx.post(f"{root}/instances", content=part, auth=AUTH).raise_for_status()
+        late = client.get("/api/v1/dicomweb/pacs/studies", params={"PatientID": "case_03"}).json()["data"][0]
+        r = client.post(f"/api/v1/projects/{pid}/studies/dicomweb",
+                        json={"server": "pacs", "study_instance_uid": late["StudyInstanceUID"]})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        # then: its mask appears without anyone asking for it
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            m = client.get(f"/api/v1/projects/{pid}/studies/{sid}/mask")
+            if m.status_code == 200:
+                break
+            time.sleep(1.0)
+        assert m.status_code == 200, m.text
+        late_mask = nib.Nifti1Image.from_bytes(gzip.decompress(m.content))
+        assert list(late_mask.shape) == r.json()["shape"]
