@@ -19,6 +19,7 @@ import mmap
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -291,6 +292,107 @@ def import_series(session: Session, project: Project, server: str, study_uid: st
         log.info("retrieved %d instances (%d bytes) of series %s from %s", len(paths), size, series_uid, server)
         return services.add_study(session, project, files, digest.hexdigest(), size, modality,
                                   name=display_name(paths[0], series_uid))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@dataclass
+class StowResult:
+    """What a STOW-RS push stored: the DICOM JSON answer (PS3.18 10.5.3) and its HTTP status
+    (200 all stored, 202 some refused, 409 none stored), and the studies made or found."""
+
+    status: int
+    body: dict[str, Any]
+    study_ids: list[str]
+
+
+#: STOW-RS failure reason 0xC000 "cannot understand" (PS3.4 B.2.3); the words go in ErrorComment
+CANNOT_UNDERSTAND = 0xC000
+
+
+def _sop_ref(path: Path, refused: bool) -> dict[str, Any] | None:
+    """A ReferencedSOPSequence / FailedSOPSequence item for one received instance."""
+    try:
+        ds = pydicom.dcmread(str(path), stop_before_pixels=True)
+    except Exception:
+        return None
+    item: dict[str, Any] = {
+        "00081150": {"vr": "UI", "Value": [str(getattr(ds, "SOPClassUID", ""))]},
+        "00081155": {"vr": "UI", "Value": [str(getattr(ds, "SOPInstanceUID", ""))]},
+    }
+    if refused:
+        item["00081197"] = {"vr": "US", "Value": [CANNOT_UNDERSTAND]}
+    return item
+
+
+def check_stow_content_type(content_type: str) -> None:
+    if "multipart/related" not in content_type.lower():
+        raise BadInput("STOW-RS takes 'Content-Type: multipart/related; type=\"application/dicom\"' with one "
+                       f"DICOM instance per part; got {content_type!r}")
+
+
+def receive_stow(session: Session, project: Project, body: Path, content_type: str,
+                 on_stored: Callable[[], None] | None = None) -> StowResult:
+    """STOW-RS receiver: a PACS (or any DICOMweb client) pushes instances to the project.
+
+    The instances are grouped by series; each image series becomes a study (or is found again:
+    same content, same study), exactly as an upload of those files. Series that hold no image
+    volume (SEG, SR, ...) or cannot be read are refused with a reason; the others are stored.
+    ``on_stored`` runs after each committed study (e.g. to segment it when the project asks).
+    """
+    check_stow_content_type(content_type)
+    settings = get_settings()
+    work = volumes.scratch_dir(settings.work / "stow")
+    try:
+        paths = split_multipart(body, content_type, work)
+        if not paths:
+            raise BadInput("the STOW-RS request holds no DICOM instance")
+        grouped = volumes.group_dicom_series(paths)
+        unreadable = [p for p in paths if not any(p in g for g in grouped.values())]
+        stored: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        reasons: list[str] = []
+        study_ids: list[str] = []
+        failed.extend({"00081197": {"vr": "US", "Value": [CANNOT_UNDERSTAND]}} for _ in unreadable)
+        if unreadable:
+            reasons.append(f"{len(unreadable)} part(s) are not DICOM instances with a SeriesInstanceUID")
+        for series_uid, files in grouped.items():
+            head = pydicom.dcmread(str(files[0]), stop_before_pixels=True)
+            modality = str(getattr(head, "Modality", "") or "").upper()
+            why = None
+            if modality in NON_IMAGE_MODALITIES:
+                why = f"series {series_uid} is {modality}, not an image series"
+            else:
+                per_file = sorted(_sha256(f) for f in files)
+                digest = hashlib.sha256("".join(per_file).encode()).hexdigest()
+                named = [(f"{series_uid}_{i:05d}.dcm", f) for i, f in enumerate(files)]
+                try:
+                    study, _ = services.add_study(session, project, named, digest,
+                                                  sum(f.stat().st_size for f in files),
+                                                  None, name=display_name(files[0], series_uid))
+                    session.commit()
+                    study_ids.append(study.id)
+                    if on_stored is not None:
+                        on_stored()
+                except (BadInput, PayloadTooLarge) as exc:
+                    session.rollback()
+                    why = f"series {series_uid}: {exc.detail}"
+            refs = [r for r in (_sop_ref(f, why is not None) for f in files) if r is not None]
+            (failed if why else stored).extend(refs)
+            if why:
+                reasons.append(why)
+                log.warning("STOW-RS to project %s refused: %s", project.id, why)
+        answer: dict[str, Any] = {}
+        if stored:
+            answer["00081199"] = {"vr": "SQ", "Value": stored}
+        if failed:
+            answer["00081198"] = {"vr": "SQ", "Value": failed}
+        if reasons:  # ErrorComment (0000,0902): the reasons in words
+            answer["00000902"] = {"vr": "LO", "Value": ["; ".join(reasons)[:1000]]}
+        status = 200 if not failed else (202 if stored else 409)
+        log.info("STOW-RS to project %s: %d instances stored in %d studies, %d refused",
+                 project.id, len(stored), len(study_ids), len(failed))
+        return StowResult(status, answer, study_ids)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

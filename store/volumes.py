@@ -137,7 +137,7 @@ def _extract_zip(path: Path, name: str, dest: Path, max_bytes: int) -> list[Path
         return files
 
 
-def _group_dicom_series(files: list[Path]) -> dict[str, list[Path]]:
+def group_dicom_series(files: list[Path]) -> dict[str, list[Path]]:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -158,7 +158,7 @@ def _read_dicom_series(files: list[Path], name: str, out_dir: Path, modality: st
     import pydicom
     import SimpleITK as sitk
 
-    series = _group_dicom_series(files)
+    series = group_dicom_series(files)
     if not series:
         raise BadInput(f"'{name}' holds no DICOM series; upload a zip (or .dcm files) of ONE series")
     if len(series) > 1:

@@ -6,10 +6,13 @@ Thin wrappers over store/dicomweb.py. Servers are configured by the operator
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api import idempotency
 from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
@@ -23,7 +26,9 @@ from api.schemas import (
     DicomwebStudiesPublic,
     StudyPublic,
 )
-from store import dicomweb, services
+from store import dicomweb, services, volumes
+from store.errors import PayloadTooLarge
+from store.settings import get_settings
 
 router = APIRouter(tags=["dicomweb"])
 
@@ -82,3 +87,36 @@ def export_mask(project: ProjectDep, study_id: str, body: DicomwebExport, sessio
     sends the derived image series the SEG refers to."""
     study = services.get_study(session, project, study_id)
     return DicomwebExportPublic(**dicomweb.export_mask(session, project, study, body.server, body.model))
+
+
+@router.post("/api/v1/projects/{project_id}/dicomweb/studies", response_class=JSONResponse,
+             responses={200: {"description": "all instances stored (DICOM JSON)"},
+                        202: {"description": "some instances refused; FailedSOPSequence says which"},
+                        409: {"description": "no instance stored"}})
+async def stow_studies(project: ProjectDep, session: SessionDep, request: Request) -> JSONResponse:
+    """STOW-RS receiver: a PACS pushes studies here (configure it with the DICOMweb address
+    ``http(s)://HOST/api/v1/projects/{project_id}/dicomweb`` and an ``Authorization: Bearer``
+    header). Each image series becomes a study of the project (the same series again finds the
+    existing study); a project with ``auto_segment`` on segments it with its active model.
+    The answer is DICOM JSON: ReferencedSOPSequence, FailedSOPSequence, ErrorComment."""
+    settings = get_settings()
+    ctype = request.headers.get("content-type", "")
+    dicomweb.check_stow_content_type(ctype)  # before reading a body that cannot be used
+    tmp = volumes.scratch_dir(settings.work / "uploads")
+    try:
+        body = Path(tmp) / "stow.multipart"
+        total = 0
+        with open(body, "wb") as out:  # streamed to disk, never whole in memory
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > settings.max_upload_bytes:
+                    raise PayloadTooLarge(f"STOW-RS request exceeds the limit of {settings.max_upload_bytes} bytes "
+                                          "(ELSNET_MAX_UPLOAD_BYTES); send fewer instances per request")
+                out.write(chunk)
+        session.commit()  # no open transaction while the instances are read
+        result = await run_in_threadpool(dicomweb.receive_stow, session, project, body, ctype,
+                                         lambda: _auto_segment(project.id))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return JSONResponse(result.body, status_code=result.status, media_type="application/dicom+json",
+                        headers={"X-Elsnet-Study-Ids": ",".join(result.study_ids)})

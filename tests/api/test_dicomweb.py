@@ -239,3 +239,48 @@ def test_a_nifti_study_goes_to_the_pacs_with_its_derived_series(api: TestClient,
     series = httpx.get(f"{pacs}/dicom-web/studies/{out['study_instance_uid']}/series", auth=AUTH).json()
     mr = [s for s in series if s["00080060"]["Value"][0] == "MR"]
     assert len(mr) == 1 and mr[0]["00201209"]["Value"][0] == 4
+
+
+def stow_body(parts: list[bytes], boundary: str = "elsnet-test-boundary") -> tuple[bytes, str]:
+    body = b"".join(b"--" + boundary.encode() + b"\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n" for p in parts)
+    return body + b"--" + boundary.encode() + b"--\r\n", f'multipart/related; type="application/dicom"; boundary={boundary}'
+
+
+def as_modality(parts: list[bytes], modality: str) -> list[bytes]:
+    out = []
+    for p in parts:
+        ds = pydicom.dcmread(io.BytesIO(p))
+        ds.Modality = modality
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        out.append(buf.getvalue())
+    return out
+
+
+def test_a_pacs_can_push_studies_by_stow(api: TestClient, project: str) -> None:
+    # given: one MR series and, in the same push, a series that is no image volume
+    mr = f.dicom_series(n=4, rows=10, cols=12)
+    other = as_modality(f.dicom_series(n=2), "SR")
+    body, ctype = stow_body(mr + other)
+    url = f"/api/v1/projects/{project}/dicomweb/studies"
+    # when
+    r = api.post(url, content=body, headers={"Content-Type": ctype})
+    # then: the MR series is a study; the SR instances are refused with the reason
+    assert r.status_code == 202, r.text
+    assert r.headers["content-type"].startswith("application/dicom+json")
+    answer = r.json()
+    stored = {it["00081155"]["Value"][0] for it in answer["00081199"]["Value"]}
+    assert stored == {str(pydicom.dcmread(io.BytesIO(p)).SOPInstanceUID) for p in mr}
+    assert len(answer["00081198"]["Value"]) == 2 and "SR, not an image series" in answer["00000902"]["Value"][0]
+    studies = api.get(f"/api/v1/projects/{project}/studies").json()["data"]
+    assert [s["shape"] for s in studies] == [[12, 10, 4]] and studies[0]["name"] == "P1 MR"
+    assert r.headers["X-Elsnet-Study-Ids"] == studies[0]["id"]
+    # the same push again stores nothing new (same study) and answers 200 for the image series
+    again = api.post(url, content=stow_body(mr)[0], headers={"Content-Type": stow_body(mr)[1]})
+    assert again.status_code == 200 and again.headers["X-Elsnet-Study-Ids"] == studies[0]["id"]
+    assert api.get(f"/api/v1/projects/{project}/studies").json()["count"] == 1
+    # nothing usable: 409; not multipart: 422 saying what to send; no key: 401
+    assert api.post(url, content=stow_body(other)[0], headers={"Content-Type": stow_body(other)[1]}).status_code == 409
+    r = api.post(url, content=mr[0], headers={"Content-Type": "application/dicom"})
+    assert r.status_code == 422 and "multipart/related" in r.json()["detail"]
+    assert api.post(url, content=body, headers={"Content-Type": ctype, "Authorization": ""}).status_code == 401

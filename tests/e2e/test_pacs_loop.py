@@ -126,3 +126,35 @@ def test_pacs_in_model_out_seg_back(pg_env, redis_url, start_worker, orthanc, tm
         assert m.status_code == 200, m.text
         late_mask = nib.Nifti1Image.from_bytes(gzip.decompress(m.content))
         assert list(late_mask.shape) == r.json()["shape"]
+
+
+def test_the_pacs_pushes_a_study_to_the_service(orthanc, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Orthanc's own DICOMweb client sends a study by STOW-RS (as a PACS routing rule would);
+    the study appears in the project, read from the pushed instances."""
+    from tests.e2e.helpers import serve_page
+
+    root = orthanc.rsplit("/dicom-web", 1)[0]
+    img, _ = small_chaos_case("case_02", tmp_path)
+    for part in f.dicom_series_from_nifti(img, patient_id="pushed-02"):
+        httpx.post(f"{root}/instances", content=part, auth=AUTH).raise_for_status()
+    orthanc_study = httpx.post(f"{root}/tools/find", auth=AUTH,
+                               json={"Level": "Study", "Query": {"PatientID": "pushed-02"}}).json()
+    assert len(orthanc_study) == 1
+    home = tmp_path / "home"
+    home.mkdir()
+    with serve_page(home, "push-key") as (base, _):
+        client = httpx.Client(base_url=base, headers={"Authorization": "Bearer push-key"}, timeout=60)
+        pid = client.post("/api/v1/projects", json={"name": "pushed", "labels": LABELS}).json()["id"]
+        # given: the PACS knows the service as a DICOMweb server (per project address, API key header)
+        r = httpx.put(f"{root}/dicom-web/servers/elsnet", auth=AUTH, json={
+            "Url": f"{base}/api/v1/projects/{pid}/dicomweb/", "HttpHeaders": {"Authorization": "Bearer push-key"}})
+        assert r.status_code == 200, r.text
+        # when: the PACS sends the study
+        r = httpx.post(f"{root}/dicom-web/servers/elsnet/stow", auth=AUTH, timeout=120,
+                       json={"Resources": orthanc_study, "Synchronous": True})
+        assert r.status_code == 200, r.text
+        # then: it is a study of the project, on the grid of the original volume
+        studies = client.get(f"/api/v1/projects/{pid}/studies").json()["data"]
+        assert len(studies) == 1 and studies[0]["source_format"] == "dicom"
+        assert studies[0]["name"] == "pushed-02 T2 SPIR"
+        assert studies[0]["shape"] == list(nib.load(str(img)).shape)
