@@ -284,6 +284,9 @@ def get_job(session: Session, job_id: str) -> Job:
 
 
 def cancel_job(session: Session, job: Job) -> Job:
+    # lock the row (PostgreSQL) and read it again: a worker finishing the job at this moment
+    # either committed first (then this is a 409) or waits for this cancel to commit
+    session.refresh(job, with_for_update=True)
     if job.state in TERMINAL and job.state != "cancelled":
         raise Conflict(f"job {job.id} already {job.state}; only queued or running jobs can be cancelled")
     request_cancel(session, job)

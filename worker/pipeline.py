@@ -107,7 +107,7 @@ def _retry_or_fail(job_id: str, kind: str, attempt: int, exc: Exception) -> None
     for _ in range(5):  # the database itself may be what is flaky
         try:
             with session_scope() as s:
-                job = s.get(Job, job_id)
+                job = s.get(Job, job_id, with_for_update=True)  # one final state, one event
                 if job is None or job.state in TERMINAL:
                     return
                 if attempt >= settings.job_max_attempts:
@@ -126,7 +126,9 @@ def _retry_or_fail(job_id: str, kind: str, attempt: int, exc: Exception) -> None
 def _finish(job_id: str, state: str, error: str | None = None, owner: tuple[str, int] | None = None) -> bool:
     """Move the job to a final state; False when it is already final or (with ``owner``) not ours."""
     with session_scope() as s:
-        job = s.get(Job, job_id)
+        # the row stays locked until the commit: a cancel arriving now waits and then finds the
+        # job final (PostgreSQL), so a job gets one final state and one webhook event
+        job = s.get(Job, job_id, with_for_update=True)
         if job is None or job.state in TERMINAL:
             return False
         if owner is not None and (job.worker, job.attempts) != owner:

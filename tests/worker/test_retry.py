@@ -69,3 +69,77 @@ def test_giving_up_queues_a_job_failed_webhook(sqlite_env: dict, monkeypatch) ->
         (d,) = s.scalars(select(WebhookDelivery).where(WebhookDelivery.job_id == jid)).all()
         assert (d.webhook_id, d.event, d.state) == (hook.id, "job.failed", "pending")
         assert "connection reset" in d.payload["job"]["error"]
+
+
+def test_a_cancel_and_a_finish_at_once_give_one_final_state_and_one_event(pg_env: dict) -> None:
+    """PostgreSQL: while a cancel holds the job row (not yet committed), the worker's finish
+    waits; it then finds the job cancelled and does nothing: one state, one webhook event."""
+    import threading
+
+    from store import services, webhooks
+    from store.models import WebhookDelivery
+
+    jid = _job(state="running", attempts=1)
+    with session_scope() as s:
+        job = s.get(Job, jid)
+        assert job is not None
+        project = s.get(Project, job.project_id)
+        assert project is not None
+        webhooks.create_webhook(s, project, "http://127.0.0.1:9/hook")
+    results: list[bool] = []
+    with session_scope() as api_session:
+        services.cancel_job(api_session, services.get_job(api_session, jid))  # row locked, not committed
+        worker = threading.Thread(target=lambda: results.append(pipeline._finish(jid, "succeeded")))
+        worker.start()
+        worker.join(timeout=1.5)
+        assert worker.is_alive(), "the worker's finish did not wait for the cancel's lock"
+    worker.join(timeout=30)
+    assert results == [False]
+    with session_scope() as s:
+        assert s.get(Job, jid).state == "cancelled"
+        events = [d.event for d in s.query(WebhookDelivery).filter(WebhookDelivery.job_id == jid)]
+    assert events == ["job.cancelled"]
+
+
+def test_a_cancel_arriving_while_the_worker_finishes_is_refused(pg_env: dict) -> None:
+    """PostgreSQL, the other order: the worker holds the row while it records success; a cancel
+    arriving then waits, finds the job succeeded and is refused (409), not written over it."""
+    import threading
+
+    from store import services, webhooks
+    from store.errors import Conflict
+    from store.models import WebhookDelivery
+
+    jid = _job(state="running", attempts=1)
+    with session_scope() as s:
+        job = s.get(Job, jid)
+        assert job is not None
+        project = s.get(Project, job.project_id)
+        assert project is not None
+        webhooks.create_webhook(s, project, "http://127.0.0.1:9/hook")
+    outcome: list[str] = []
+
+    def cancel() -> None:
+        with session_scope() as s:
+            try:
+                services.cancel_job(s, services.get_job(s, jid))
+                outcome.append("cancelled")
+            except Conflict as exc:
+                outcome.append(f"409: {exc.detail}")
+
+    with session_scope() as w:  # what pipeline._finish does, held open
+        job = w.get(Job, jid, with_for_update=True)
+        assert job is not None
+        job.state = "succeeded"
+        webhooks.job_finished(w, job)
+        w.flush()
+        api = threading.Thread(target=cancel)
+        api.start()
+        api.join(timeout=1.5)
+        assert api.is_alive(), "the cancel did not wait for the worker's lock"
+    api.join(timeout=30)
+    assert len(outcome) == 1 and outcome[0].startswith("409") and "already succeeded" in outcome[0]
+    with session_scope() as s:
+        assert s.get(Job, jid).state == "succeeded"
+        events = [d.event for d in s.query(WebhookDelivery).filter(WebhookDelivery.job_id == jid)]
+    assert events == ["job.succeeded"]
