@@ -12,12 +12,13 @@ environment variables alone:
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class DicomwebServer(BaseModel):
@@ -56,7 +57,7 @@ class Settings(BaseSettings):
     frontend_dir: Path | None = None
     device: str = "auto"
     # DICOMweb servers by name (JSON in ELSNET_DICOMWEB_SERVERS); see DicomwebServer
-    dicomweb_servers: dict[str, DicomwebServer] = Field(default_factory=dict)
+    dicomweb_servers: Annotated[dict[str, DicomwebServer], NoDecode] = Field(default_factory=dict)
     # Jobs: a running job whose heartbeat is older than this is presumed dead and requeued.
     heartbeat_interval_s: float = 5.0
     heartbeat_timeout_s: float = 120.0
@@ -69,6 +70,23 @@ class Settings(BaseSettings):
     webhook_interval_s: float = 2.0
     webhook_max_attempts: int = 8
     webhook_timeout_s: float = 10.0
+    # Hosts webhooks may point at, comma-separated shell patterns ("ris.hospital.org,*.lab.local");
+    # empty = any host. IT can keep API keys from making the service call arbitrary addresses.
+    webhook_allowed_hosts: str = ""
+
+    @field_validator("dicomweb_servers", mode="before")
+    @classmethod
+    def _servers_from_json(cls, value: Any) -> Any:
+        """ELSNET_DICOMWEB_SERVERS is JSON; unset or empty means no server."""
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"ELSNET_DICOMWEB_SERVERS is not valid JSON ({exc}); expected e.g. "
+                                 '{"pacs": {"url": "http://orthanc:8042/dicom-web"}}') from exc
+        return value
 
     @model_validator(mode="after")
     def _defaults_and_production_guard(self) -> Settings:

@@ -14,6 +14,7 @@ No FastAPI, no Celery: the API manages webhooks through these functions, the wor
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import json
@@ -57,6 +58,11 @@ def validate_url(url: str) -> str:
         raise BadInput(f"url must not contain spaces ({example}); got {url!r}")
     if len(url) > 2000:
         raise BadInput("url is longer than 2000 characters")
+    allowed = [p.strip().lower() for p in get_settings().webhook_allowed_hosts.split(",") if p.strip()]
+    host = (parts.hostname or "").lower()
+    if allowed and not any(fnmatch.fnmatchcase(host, p) for p in allowed):
+        raise BadInput(f"webhooks may only call the hosts the operator allows ({', '.join(allowed)}; "
+                       f"ELSNET_WEBHOOK_ALLOWED_HOSTS), not {host!r}")
     return url
 
 

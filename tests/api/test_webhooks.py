@@ -99,3 +99,18 @@ def test_a_cancelled_job_queues_a_delivery_and_its_failure_is_visible(client: Te
     assert "ConnectError" in d["last_error"] and d["next_attempt_at"] > d["created_at"]
     assert client.get(deliveries, params={"state": "failed"}).json()["count"] == 0
     assert client.get(deliveries, params={"state": "bogus"}).status_code == 422
+
+
+def test_the_operator_can_limit_which_hosts_webhooks_call(client: TestClient, project: dict, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from store.settings import get_settings
+
+    monkeypatch.setenv("ELSNET_WEBHOOK_ALLOWED_HOSTS", "ris.hospital.example, *.lab.local")
+    get_settings.cache_clear()
+    url = _hooks(client, project["id"])
+    r = client.post(url, json={"url": "http://169.254.169.254/latest/meta-data"})
+    assert r.status_code == 422 and "ris.hospital.example, *.lab.local" in r.json()["detail"]
+    assert "'169.254.169.254'" in r.json()["detail"]
+    assert client.post(url, json={"url": "https://RIS.hospital.example/events"}).status_code == 201
+    assert client.post(url, json={"url": "http://pipeline.lab.local:8080/hook"}).status_code == 201
+    assert client.get(url).json()["count"] == 2
+    get_settings.cache_clear()
