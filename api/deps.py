@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Path
+from fastapi import Depends, Header, HTTPException, Path, Request
 from sqlalchemy.orm import Session
 
 from store import services
@@ -27,7 +27,7 @@ def get_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_key(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+def current_key(session: SessionDep, request: Request, authorization: Annotated[str | None, Header()] = None) -> ApiKey:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise HTTPException(
             status_code=401,
@@ -37,6 +37,7 @@ def current_key(session: SessionDep, authorization: Annotated[str | None, Header
     key = lookup_key(session, authorization[7:].strip())
     if key is None:
         raise HTTPException(status_code=401, detail="invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    request.state.audit_key = (key.id, key.prefix)  # who, for the audit trail (api/main.py)
     return key
 
 

@@ -10,11 +10,14 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
+from api.routes import audit as audit_routes
 from api.routes import dicomweb, health, jobs, keys, models, projects, studies, webhooks
+from store import audit
 from store.auth import create_key
-from store.db import session_scope
+from store.db import get_sessionmaker, session_scope
 from store.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -51,8 +54,24 @@ def create_app() -> FastAPI:
             )
         return await call_next(request)
 
+    @app.middleware("http")
+    async def audit_trail(request: Request, call_next):
+        """Record changing requests and downloads of patient data (store/audit.py)."""
+        action = audit.classify(request.method, request.url.path)
+        response = await call_next(request)
+        if action is not None:
+            key = getattr(request.state, "audit_key", None)
+            client = request.client.host if request.client else None
+            try:
+                await run_in_threadpool(audit.record, get_sessionmaker(), action=action, method=request.method,
+                                        path=request.url.path, status_code=response.status_code, key=key,
+                                        client=client)
+            except Exception:  # the answer is already made; the failure is logged loudly
+                log.exception("audit trail: could not record %s %s", request.method, request.url.path)
+        return response
+
     for r in (health.router, projects.router, studies.router, jobs.router, models.router, dicomweb.router, keys.router,
-              webhooks.router):
+              webhooks.router, audit_routes.router):
         app.include_router(r)
     frontend = settings.frontend_dir or REPO_ROOT / "frontend" / "dist"
     if (frontend / "index.html").exists():

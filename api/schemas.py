@@ -247,3 +247,23 @@ class WebhookDeliveryPublic(BaseModel):
 class WebhookDeliveriesPublic(BaseModel):
     data: list[WebhookDeliveryPublic]
     count: int
+
+
+# Audit trail (store/audit.py) --------------------------------------------------------------
+class AuditEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    action: str
+    method: str
+    path: str
+    status_code: int
+    api_key_id: str | None
+    key_prefix: str | None
+    project_id: str | None
+    client: str | None
+
+
+class AuditEventsPublic(BaseModel):
+    data: list[AuditEventPublic]
+    count: int

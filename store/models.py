@@ -202,3 +202,20 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AuditEvent(Base):
+    """Who did what, when: every changing request and every download of patient data
+    (store/audit.py). Rows are only ever added."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    key_prefix: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    action: Mapped[str] = mapped_column(String(40))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    status_code: Mapped[int] = mapped_column(Integer)
+    project_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    client: Mapped[str | None] = mapped_column(String(100), nullable=True)

@@ -14,7 +14,7 @@ from store.migrate import downgrade, upgrade
 from store.models import Base
 
 TABLES = {"api_keys", "projects", "studies", "jobs", "job_events", "models", "masks", "idempotency_keys",
-          "webhooks", "webhook_deliveries"}
+          "webhooks", "webhook_deliveries", "audit_events"}
 
 
 def _check_up_down(url: str) -> None:
