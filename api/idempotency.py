@@ -28,7 +28,7 @@ def run(
     idem_key: str | None,
     request_hash: str,
     produce: Callable[[], tuple[int, Any]],
-    after_commit: Callable[[], None] | None = None,
+    after_commit: Callable[[], object] | None = None,
 ) -> JSONResponse:
     """Run ``produce`` once per (API key, Idempotency-Key); replay the stored response after."""
     if idem_key:

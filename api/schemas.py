@@ -66,12 +66,20 @@ class StudiesPublic(BaseModel):
     count: int
 
 
+class PacsStudyRef(BaseModel):
+    study_instance_uid: str
+    series_instance_uid: str | None = None
+
+
 class JobCreate(BaseModel):
-    kind: Literal["train", "infer"]
+    kind: Literal["train", "infer", "import"]
     preset: Literal["tiny", "fast", "full"] | None = None
     seed: int | None = None
     study_ids: list[str] | None = None
     model_id: str | None = None
+    server: str | None = Field(default=None, description="import: a configured DICOMweb server's name")
+    studies: list[PacsStudyRef] | None = Field(
+        default=None, description="import: the PACS studies to bring in (a series UID where a study has several)")
 
 
 class JobPublic(BaseModel):

@@ -332,7 +332,7 @@ def check_stow_content_type(content_type: str) -> None:
 
 
 def receive_stow(session: Session, project: Project, body: Path, content_type: str,
-                 on_stored: Callable[[], None] | None = None) -> StowResult:
+                 on_stored: Callable[[], object] | None = None) -> StowResult:
     """STOW-RS receiver: a PACS (or any DICOMweb client) pushes instances to the project.
 
     The instances are grouped by series; each image series becomes a study (or is found again:

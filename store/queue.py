@@ -14,7 +14,9 @@ from store.settings import Settings, get_settings
 
 TRAIN_QUEUE = "train"
 INFER_QUEUE = "infer"
-TASK_FOR_KIND = {"train": ("elsnet.train", TRAIN_QUEUE), "infer": ("elsnet.infer", INFER_QUEUE)}
+# imports from a PACS are I/O, not GPU work: they share the inference queue
+TASK_FOR_KIND = {"train": ("elsnet.train", TRAIN_QUEUE), "infer": ("elsnet.infer", INFER_QUEUE),
+                 "import": ("elsnet.import", INFER_QUEUE)}
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -42,7 +44,8 @@ def make_celery(settings: Settings) -> Celery:
         worker_max_tasks_per_child=1,  # a fresh process per job frees all (GPU) memory
         task_queues=[Queue(TRAIN_QUEUE), Queue(INFER_QUEUE)],
         task_default_queue=INFER_QUEUE,
-        task_routes={"elsnet.train": {"queue": TRAIN_QUEUE}, "elsnet.infer": {"queue": INFER_QUEUE}},
+        task_routes={"elsnet.train": {"queue": TRAIN_QUEUE}, "elsnet.infer": {"queue": INFER_QUEUE},
+                     "elsnet.import": {"queue": INFER_QUEUE}},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_serializer="json",

@@ -25,6 +25,7 @@ from store.storage import get_store
 log = logging.getLogger(__name__)
 
 PRESETS = ("tiny", "fast", "full")
+MAX_IMPORT_STUDIES = 500
 DEFAULT_COLORS = [
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
     "#bfef45", "#fabed4", "#469990", "#dcbeff", "#9a6324", "#fffac8", "#800000",
@@ -263,12 +264,55 @@ def create_job(session: Session, project: Project, kind: str, params: dict[str, 
         for sid in study_ids:
             get_study(session, project, sid)
         clean = {"model_id": model_id, "study_ids": list(study_ids)}
+    elif kind == "import":
+        from store import dicomweb
+
+        server = params.get("server")
+        if not server:
+            raise BadInput("an import job needs 'server': the name of a configured DICOMweb server "
+                           "(GET /api/v1/dicomweb/servers)")
+        dicomweb.get_server(str(server))
+        refs = params.get("studies") or []
+        if not refs:
+            raise BadInput("an import job needs 'studies': [{\"study_instance_uid\": ...}, ...] "
+                           "(find them with GET /api/v1/dicomweb/{server}/studies)")
+        if len(refs) > MAX_IMPORT_STUDIES:
+            raise BadInput(f"at most {MAX_IMPORT_STUDIES} studies per import job, got {len(refs)}; split it")
+        studies = []
+        for ref in refs:
+            study_uid = dicomweb.check_uid(str(ref.get("study_instance_uid") or ""), "study_instance_uid")
+            series = ref.get("series_instance_uid")
+            studies.append({"study_instance_uid": study_uid, "series_instance_uid":
+                            dicomweb.check_uid(str(series), "series_instance_uid") if series else None})
+        clean = {"server": str(server), "studies": studies}
     else:
-        raise BadInput(f"kind must be 'train' or 'infer', got {kind!r}")
+        raise BadInput(f"kind must be 'train', 'infer' or 'import', got {kind!r}")
     job = Job(project_id=project.id, kind=kind, params=clean, state="queued", model_id=clean.get("model_id"))
     session.add(job)
     session.flush()
     return job
+
+
+def segment_new_studies(project_id: str) -> Job | None:
+    """When the project asks for it (``auto_segment``), segment its studies that the active
+    model has not segmented yet: an infer job is created, committed and sent. Returns it."""
+    from store.db import session_scope
+
+    with session_scope() as s:
+        project = s.get(Project, project_id)
+        if project is None or not project.auto_segment:
+            return None
+        model_id = project.active_model_id or newest_model_id(s, project_id)
+        if not model_id:
+            return None
+        done = set(s.scalars(select(Mask.study_id).where(Mask.model_id == model_id)))
+        todo = [st.id for st in s.scalars(select(Study).where(Study.project_id == project_id)) if st.id not in done]
+        if not todo:
+            return None
+        job = create_job(s, project, "infer", {"model_id": model_id, "study_ids": todo})
+        s.commit()
+        submit(job)
+        return job
 
 
 def submit(job: Job) -> None:

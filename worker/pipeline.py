@@ -57,6 +57,8 @@ def run_job(job_id: str, attempt: int) -> None:
         with JobReporter(job_id, me, attempt) as reporter:
             if kind == "train":
                 _train(job_id, work, reporter)
+            elif kind == "import":
+                _import(job_id, reporter)
             else:
                 _infer(job_id, work, reporter)
         if not _finish(job_id, "succeeded", owner=(me, attempt)):
@@ -321,3 +323,57 @@ def _infer(job_id: str, work: Path, reporter: JobReporter) -> None:
         raise UserError("no model to segment with: train one first")
     model_dir = _model_dir(model_id, work)
     _segment(job_id, model_id, model_dir, study_ids, work, reporter)
+
+
+def _import(job_id: str, reporter: JobReporter) -> None:
+    """Bring studies in from a PACS (DICOMweb), one at a time, each committed as it arrives.
+
+    A study that cannot be imported (ambiguous, not found, too large, the PACS refusing) is
+    recorded with its reason and the others go on; the job fails only when none arrived.
+    The outcome per study is in the job's metrics (``import_results``). Afterwards the
+    project's new studies are segmented when it asks for that (``auto_segment``).
+    """
+    from elsnet_core.errors import Cancelled
+    from store import dicomweb
+    from store.errors import BadInput, PayloadTooLarge, UpstreamError
+
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        project_id, server = job.project_id, str(job.params["server"])
+        refs = list(job.params["studies"])
+        add_event(s, job, stage="import", progress=0.0, message=f"importing {len(refs)} studies from {server}")
+    results: list[dict] = []
+    t0 = time.monotonic()
+    for i, ref in enumerate(refs):
+        if reporter.should_stop():
+            raise Cancelled("import cancelled")
+        uid = ref["study_instance_uid"]
+        try:
+            with session_scope() as s:
+                project = s.get(Project, project_id)
+                if project is None:
+                    raise UserError(f"project {project_id} was deleted")
+                study, created = dicomweb.import_series(s, project, server, uid, ref.get("series_instance_uid"))
+                results.append({"study_instance_uid": uid, "study_id": study.id, "created": created})
+        except (BadInput, NotFound, PayloadTooLarge, UpstreamError) as exc:
+            log.warning("job %s: study %s not imported: %s", job_id, uid, exc.detail)
+            results.append({"study_instance_uid": uid, "error": exc.detail})
+        ok = sum(1 for r in results if "study_id" in r)
+        done = (i + 1) / len(refs)
+        elapsed = time.monotonic() - t0
+        reporter.report("import", done, eta_s=elapsed / done * (1 - done),
+                        metrics={"imported": ok, "not_imported": len(results) - ok},
+                        message=f"{i + 1}/{len(refs)}: {uid} " + ("imported" if "study_id" in results[-1] else "failed"),
+                        force=True)
+    ok = sum(1 for r in results if "study_id" in r)
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.metrics = {**(job.metrics or {}), "import_results": results, "imported": ok,
+                       "not_imported": len(results) - ok}
+    if ok == 0:
+        first = next(r["error"] for r in results)
+        raise UserError(f"none of the {len(refs)} studies could be imported from {server}; first reason: {first}")
+    services.segment_new_studies(project_id)
+

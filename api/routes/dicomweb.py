@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import idempotency
 from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
-from api.routes.studies import _auto_segment, study_public
+from api.routes.studies import study_public
 from api.schemas import (
     DicomwebExport,
     DicomwebExportPublic,
@@ -78,7 +78,7 @@ def import_study(project: ProjectDep, body: DicomwebImport, session: SessionDep,
         return (201 if created else 200), study_public(session, study)
 
     fp = idempotency.fingerprint("POST", request.url.path, body.model_dump())
-    return idempotency.run(session, key, idem, fp, produce, after_commit=lambda: _auto_segment(project.id))
+    return idempotency.run(session, key, idem, fp, produce, after_commit=lambda: services.segment_new_studies(project.id))
 
 
 @router.post("/api/v1/projects/{project_id}/studies/{study_id}/mask/dicomweb", response_model=DicomwebExportPublic)
@@ -115,7 +115,7 @@ async def stow_studies(project: ProjectDep, session: SessionDep, request: Reques
                 out.write(chunk)
         session.commit()  # no open transaction while the instances are read
         result = await run_in_threadpool(dicomweb.receive_stow, session, project, body, ctype,
-                                         lambda: _auto_segment(project.id))
+                                         lambda: services.segment_new_studies(project.id))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return JSONResponse(result.body, status_code=result.status, media_type="application/dicom+json",

@@ -72,30 +72,9 @@ def upload_study(
             return (201 if created else 200), study_public(session, study)
 
         fp = idempotency.fingerprint("POST", request.url.path, {"sha256": sha, "modality": modality})
-        return idempotency.run(session, key, idem, fp, produce, after_commit=lambda: _auto_segment(project.id))
+        return idempotency.run(session, key, idem, fp, produce, after_commit=lambda: services.segment_new_studies(project.id))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _auto_segment(project_id: str) -> None:
-    """Segment new uploads with the active model when the project asks for it."""
-    from store.db import session_scope
-    from store.models import Mask, Project
-
-    with session_scope() as s:
-        project = s.get(Project, project_id)
-        if project is None or not project.auto_segment:
-            return
-        model_id = project.active_model_id or services.newest_model_id(s, project_id)
-        if not model_id:
-            return
-        done = set(s.scalars(select(Mask.study_id).where(Mask.model_id == model_id)))
-        todo = [st.id for st in s.scalars(select(Study).where(Study.project_id == project_id)) if st.id not in done]
-        if not todo:
-            return
-        job = services.create_job(s, project, "infer", {"model_id": model_id, "study_ids": todo})
-        s.commit()
-        services.submit(job)
 
 
 @router.get("", response_model=StudiesPublic)

@@ -40,6 +40,10 @@ $('#pacs-search').addEventListener('submit', async (e) => {
 function renderResults(server, studies) {
   $('#pacs-results').hidden = studies.length === 0
   $('#pacs-empty').hidden = studies.length > 0
+  const all = $('#pacs-import-all')
+  all.hidden = studies.length < 2
+  all.textContent = `Import all ${studies.length} as one job`
+  all.onclick = () => importAll(server, studies)
   $('#pacs-results tbody').replaceChildren(
     ...studies.map((s) => {
       const status = h('span', { class: 'status muted' })
@@ -92,3 +96,26 @@ export async function sendMaskToPacs(s) {
     api.post(`${P(state.project.id)}/studies/${s.id}/mask/dicomweb`, { server }))
   if (out) showMessage(`Mask of ${s.name} stored on ${server} as DICOM SEG (series ${out.series_instance_uid}).`, 'ok')
 }
+
+/** All listed studies as one import job (a worker brings them in; progress shown here). */
+async function importAll(server, studies) {
+  const pid = state.project.id
+  const status = $('#pacs-job-status')
+  const job = await guarded('Starting the import', () => api.post(`${P(pid)}/jobs`, {
+    kind: 'import', server, studies: studies.map((s) => ({ study_instance_uid: s.StudyInstanceUID })),
+  }))
+  if (!job) return
+  status.hidden = false
+  let j = job
+  while (!['succeeded', 'failed', 'cancelled'].includes(j.state)) {
+    status.textContent = `import job: ${j.state}, ${Math.round((j.progress ?? 0) * 100)} % (${j.metrics?.imported ?? 0} imported)`
+    await new Promise((r) => setTimeout(r, 1500))
+    j = await api.get(`/api/v1/jobs/${job.id}`)
+  }
+  const failed = (j.metrics?.import_results ?? []).filter((r) => r.error)
+  status.textContent = j.state === 'succeeded'
+    ? `✓ ${j.metrics.imported} imported` + (failed.length ? `; ${failed.length} not: ${failed.map((r) => r.error).join(' | ')}` : '')
+    : `✗ import ${j.state}: ${j.error ?? ''}`
+  if (state.project?.id === pid) refreshStudies()
+}
+

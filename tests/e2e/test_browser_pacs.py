@@ -29,8 +29,13 @@ def test_page_imports_a_study_from_the_pacs(orthanc: str, tmp_path: Path) -> Non
         pytest.skip(reason)
     # given: a patient's MR series on the PACS (a real CHAOS case as a scanner sends it)
     root = orthanc.rsplit("/dicom-web", 1)[0]
+    for patient in httpx.get(f"{root}/patients", auth=AUTH).json():  # the session's PACS, emptied
+        httpx.delete(f"{root}/patients/{patient}", auth=AUTH).raise_for_status()
     img, _ = small_chaos_case("case_05", tmp_path)
     for part in f.dicom_series_from_nifti(img, patient_id="browser-pacs-05"):
+        httpx.post(f"{root}/instances", content=part, auth=AUTH).raise_for_status()
+    other, _ = small_chaos_case("case_03", tmp_path)
+    for part in f.dicom_series_from_nifti(other, patient_id="browser-pacs-03"):
         httpx.post(f"{root}/instances", content=part, auth=AUTH).raise_for_status()
     servers = json.dumps({"pacs": {"url": orthanc, "username": AUTH[0], "password": AUTH[1]}})
     home = tmp_path / "home"
@@ -49,7 +54,12 @@ def test_page_imports_a_study_from_the_pacs(orthanc: str, tmp_path: Path) -> Non
         assert out["rows"] == 1 and "browser-pacs-05" in out["row_text"] and "MR" in out["row_text"]
         assert "added" in out["status"] and out["cohort_rows"] == 1 and out["empty_shown"] is True
         assert out["thumb_loaded"] is True
+        # then: "Import all" brought the rest in as one job; the study imported before is not doubled
+        assert out["import_all_label"] == "Import all 2 as one job"
+        assert out["import_all_status"].startswith("✓ 2 imported") and out["cohort_rows_after"] == 2
         studies = client.get(f"/api/v1/projects/{pid}/studies").json()["data"]
+        assert sorted(s["name"] for s in studies) == ["browser-pacs-03 T2 SPIR", "browser-pacs-05 T2 SPIR"]
+        studies = [s for s in studies if s["name"].startswith("browser-pacs-05")]
         assert len(studies) == 1 and studies[0]["source_format"] == "dicom"
         assert studies[0]["name"] == "browser-pacs-05 T2 SPIR"  # patient id + series description
         assert studies[0]["shape"] == list(nib.load(str(img)).shape)

@@ -158,3 +158,65 @@ def test_the_pacs_pushes_a_study_to_the_service(orthanc, tmp_path) -> None:  # t
         assert len(studies) == 1 and studies[0]["source_format"] == "dicom"
         assert studies[0]["name"] == "pushed-02 T2 SPIR"
         assert studies[0]["shape"] == list(nib.load(str(img)).shape)
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_cohort_comes_in_from_the_pacs_as_one_job(pg_env, redis_url, start_worker, orthanc, tmp_path,  # type: ignore[no-untyped-def]
+                                                    monkeypatch) -> None:
+    """An import job brings several PACS studies in with progress; one that cannot come in
+    (a study with two series, a UID the PACS does not have) is reported, the rest arrive."""
+    from fastapi.testclient import TestClient
+
+    from store.db import reset_caches
+
+    root = orthanc.rsplit("/dicom-web", 1)[0]
+    servers = json.dumps({"pacs": {"url": orthanc, "username": AUTH[0], "password": AUTH[1]}})
+    monkeypatch.setenv("BROKER_URL", redis_url)
+    monkeypatch.setenv("ELSNET_BOOTSTRAP_KEY", "import-key")
+    monkeypatch.setenv("ELSNET_DICOMWEB_SERVERS", servers)
+    reset_caches()
+    start_worker({**pg_env, "BROKER_URL": redis_url, "ELSNET_DICOMWEB_SERVERS": servers})
+    from api.main import create_app
+
+    # given: two single-series studies and one study holding two series on the PACS
+    singles = [f.dicom_series(n=3, rows=8, cols=6), f.dicom_series(n=4, rows=8, cols=6)]
+    two = f.dicom_series(n=2)
+    study_two = pydicom.dcmread(io.BytesIO(two[0])).StudyInstanceUID
+    second = []
+    for p in f.dicom_series(n=2):
+        ds = pydicom.dcmread(io.BytesIO(p))
+        ds.StudyInstanceUID = study_two
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        second.append(buf.getvalue())
+    for part in [*singles[0], *singles[1], *two, *second]:
+        httpx.post(f"{root}/instances", content=part, auth=AUTH).raise_for_status()
+    uids = [str(pydicom.dcmread(io.BytesIO(s[0])).StudyInstanceUID) for s in singles]
+
+    with TestClient(create_app(), headers={"Authorization": "Bearer import-key"}) as client:
+        api = Api(client)
+        pid = api.project(LABELS)
+        refs = [{"study_instance_uid": u} for u in [uids[0], str(study_two), "1.2.3.4.5.404", uids[1]]]
+        # when
+        job = api.job(pid, {"kind": "import", "server": "pacs", "studies": refs})
+        done = api.wait(job["id"], timeout=300)
+        # then: two studies arrived, the other two are reported with their reason
+        assert done["state"] == "succeeded", done["error"]
+        results = done["metrics"]["import_results"]
+        assert [("study_id" in r) for r in results] == [True, False, False, True]
+        assert "2 image series" in results[1]["error"] and "not found" in results[2]["error"]
+        assert done["metrics"]["imported"] == 2 and done["metrics"]["not_imported"] == 2
+        studies = client.get(f"/api/v1/projects/{pid}/studies").json()["data"]
+        assert sorted(s["shape"][2] for s in studies) == [3, 4]
+        assert {s["id"] for s in studies} == {results[0]["study_id"], results[3]["study_id"]}
+        assert done["progress"] == 1.0 and done["stage"] == "import"
+        # a job of which nothing can come in fails and says why
+        bad = api.wait(api.job(pid, {"kind": "import", "server": "pacs",
+                                     "studies": [{"study_instance_uid": "1.2.3.4.5.404"}]})["id"], timeout=300)
+        assert bad["state"] == "failed" and "none of the 1 studies" in bad["error"] and "not found" in bad["error"]
+        # bad requests are refused before anything is queued
+        r = client.post(f"/api/v1/projects/{pid}/jobs", json={"kind": "import", "server": "nope", "studies": refs})
+        assert r.status_code == 422 and "unknown DICOMweb server" in r.json()["detail"]
+        r = client.post(f"/api/v1/projects/{pid}/jobs", json={"kind": "import", "server": "pacs", "studies": []})
+        assert r.status_code == 422 and "needs 'studies'" in r.json()["detail"]

@@ -48,6 +48,16 @@ try {
   await page.click('#pacs-search button[type=submit]')
   await page.waitForSelector('#pacs-empty:not([hidden])', { timeout: 30000 })
   out.empty_shown = true
+  // every study on the PACS, brought in as one import job (the one imported above is found again)
+  await page.fill('#pacs-patient', '')
+  await page.click('#pacs-search button[type=submit]')
+  await page.waitForSelector('#pacs-import-all:not([hidden])', { timeout: 30000 })
+  out.import_all_label = await page.locator('#pacs-import-all').textContent()
+  await page.click('#pacs-import-all')
+  await page.waitForFunction(() => /✓|✗/.test(document.querySelector('#pacs-job-status')?.textContent ?? ''), null, { timeout: 180000 })
+  out.import_all_status = await page.locator('#pacs-job-status').textContent()
+  await page.waitForFunction((n) => document.querySelectorAll('#studies-table tbody tr').length >= n, 2, { timeout: 30000 })
+  out.cohort_rows_after = await page.locator('#studies-table tbody tr').count()
 } catch (e) {
   out.error = String(e)
   process.exitCode = 1
