@@ -103,7 +103,7 @@ export function renderJob(j) {
   }
   $('#job-card').hidden = false
   $('#job-card').dataset.state = job.state ?? ''
-  $('#job-title').textContent = `${job.kind === 'infer' ? 'Segmentation' : 'Training'} ${short(job.id)}${job.preset ? ` · ${job.preset}` : ''}`
+  $('#job-title').textContent = `${jobTitle(job.kind)} ${short(job.id)}${job.preset ? ` · ${job.preset}` : ''}`
   $('#job-state').textContent = job.state ?? ''
   $('#job-stage').textContent = job.stage ?? '—'
   $('#job-eta').textContent = job.state === 'running' || job.state === 'queued' ? fmtEta(job.eta_s) : '—'
@@ -161,7 +161,7 @@ export async function followJob(j) {
     await new Promise((r) => setTimeout(r, 2000))
   }
   if (ctl.signal.aborted) return
-  if (state.job.state === 'succeeded') showMessage(`${state.job.kind === 'infer' ? 'Segmentation' : 'Training'} finished.`, 'ok')
+  if (state.job.state === 'succeeded') showMessage(`${jobTitle(state.job.kind)} finished.`, 'ok')
   else if (state.job.state === 'failed') showMessage(`Job failed: ${state.job.error ?? 'see the job list'}`, 'error')
   refreshJobs(false)
   refreshStudies()
@@ -172,4 +172,9 @@ export async function followJob(j) {
     if (hint) showMessage(hint, 'info', 15000)
   }
   refreshProject()
+}
+
+/** What a person calls a job of this kind. */
+function jobTitle(kind) {
+  return { infer: 'Segmentation', import: 'Import from PACS' }[kind] ?? 'Training'
 }
