@@ -11,13 +11,17 @@ from sqlalchemy.orm import Session
 from store.errors import Conflict, NotFound
 from store.models import ApiKey, utcnow
 
+#: the first characters of a key, kept in plain to tell keys apart in lists and the audit trail:
+#: "els_" + 8 random URL-safe characters (48 bits)
+KEY_PREFIX_CHARS = 12
+
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _row(name: str, plain: str, is_admin: bool) -> ApiKey:
-    return ApiKey(name=name, prefix=plain[:8], key_hash=hash_key(plain), is_admin=is_admin)
+    return ApiKey(name=name, prefix=plain[:KEY_PREFIX_CHARS], key_hash=hash_key(plain), is_admin=is_admin)
 
 
 def create_key(session: Session, name: str, *, is_admin: bool = False, value: str | None = None) -> str:

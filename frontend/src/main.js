@@ -7,6 +7,7 @@ import { $, $$, h, PALETTE, state, showMessage, showError, guarded, fmtDate, lab
 import { openProject } from './project.js'
 import { viewer } from './studyview.js'
 import { stopFollowing } from './training.js'
+import { hideKeys, refreshKeys } from './apikeys.js'
 
 // ---------------------------------------------------------------- API key
 function renderKeyState(text, ok) {
@@ -40,6 +41,7 @@ $('#key-form').addEventListener('submit', async (ev) => {
 $('#key-forget').addEventListener('click', () => {
   api.setKey('')
   renderKeyState('key forgotten', false)
+  hideKeys()
 })
 
 // ---------------------------------------------------------------- routing
@@ -58,7 +60,8 @@ async function showProjects() {
   $('#projects-view').hidden = false
   $('#project-view').hidden = true
   setCrumbs(h('a', { href: '#/' }, 'Projects'))
-  if (!api.getKey()) return
+  if (!api.getKey()) return hideKeys()
+  refreshKeys() // the API keys card, for admin keys only
   const res = await guarded('Loading projects', () => api.get('/api/v1/projects'))
   if (!res) return
   state.projects = res.data

@@ -7,6 +7,7 @@ import { initPacs } from './pacs.js'
 import { viewer, closeViewerStudy } from './studyview.js'
 import { refreshJobs, stopFollowing } from './training.js'
 import { refreshModels } from './models.js'
+import { refreshWebhooks, resetIntegrations } from './integrations.js'
 
 // ---------------------------------------------------------------- one project
 export async function openProject(id, tab) {
@@ -24,6 +25,7 @@ export async function openProject(id, tab) {
       stopFollowing()
       $('#studies-table tbody').replaceChildren()
       $('#upload-list').replaceChildren()
+      resetIntegrations()
       state.opening = { id, promise: api.get(P(id)) }
     }
     const p = await guarded('Opening the project', () => state.opening.promise)
@@ -49,6 +51,7 @@ export function showTab(tab) {
   if (tab === 'viewer' && viewer?.nv) requestAnimationFrame(() => viewer.nv.resizeListener())
   if (tab === 'models') refreshModels()
   if (tab === 'training') refreshJobs(false)
+  if (tab === 'integrations') refreshWebhooks()
 }
 $$('.tabs button').forEach((b) =>
   b.addEventListener('click', () => (location.hash = `#/projects/${state.project.id}/${b.dataset.tab}`)),

@@ -84,3 +84,60 @@ export function labelChips(p) {
 export function setCrumbs(...parts) {
   $('#crumbs').replaceChildren(...parts.flatMap((p, i) => (i ? [' / ', p] : [p])))
 }
+
+// ---------------------------------------------------------------- shown-once values
+/** Copy text to the clipboard; where the browser refuses (e.g. plain http), select it in `input`
+ * with the old copy command. Resolves true when copied. */
+export async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text)
+    return true
+  } catch {
+    input?.focus()
+    input?.select()
+    try {
+      return document.execCommand('copy')
+    } catch {
+      return false
+    }
+  }
+}
+
+/**
+ * Fill `box` with a value the service shows once (a webhook's signing secret, a new API key):
+ * the value in a read-only field, Copy, the warning that it will not be shown again, and a
+ * button that clears it. `onDone` runs when the person has stored it.
+ */
+export function showOnce(box, { title, value, note, onDone }) {
+  const field = h('input', { class: 'once-value', type: 'text', readonly: true, value, spellcheck: 'false', 'aria-label': title })
+  const copied = h('span', { class: 'once-copied muted', 'aria-live': 'polite' })
+  const copy = h('button', {
+    type: 'button', class: 'once-copy',
+    onclick: async () => {
+      copied.textContent = (await copyText(value, field)) ? 'copied ✓' : 'select it and press Ctrl+C'
+    },
+  }, 'Copy')
+  const done = h('button', {
+    type: 'button', class: 'ghost once-done',
+    onclick: () => {
+      box.replaceChildren()
+      box.hidden = true
+      onDone?.()
+    },
+  }, 'I have stored it')
+  box.replaceChildren(
+    h('strong', { class: 'once-title' }, title),
+    h('div', { class: 'once-row' }, field, copy, copied),
+    h('p', { class: 'once-note' }, h('strong', {}, 'It will not be shown again. '), note),
+    h('div', {}, done),
+  )
+  box.hidden = false
+  field.addEventListener('focus', () => field.select())
+  return field
+}
+
+/** Empty a shown-once box (another project opened, the key changed). */
+export function clearOnce(box) {
+  box.replaceChildren()
+  box.hidden = true
+}

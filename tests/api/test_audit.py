@@ -30,7 +30,7 @@ def test_changes_and_patient_data_downloads_are_recorded_with_the_key(client: Te
     events = client.get("/api/v1/audit", params={"project_id": pid}).json()["data"]
     new = [e for e in events if e["id"] not in {b["id"] for b in before}]
     got = [(e["action"], e["status_code"], e["key_prefix"]) for e in new]
-    admin_prefix, other_prefix = KEY[:8], other["prefix"]
+    admin_prefix, other_prefix = KEY[:12], other["prefix"]
     assert got == [
         ("study.upload", 401, None),
         ("study.delete", 204, other_prefix),

@@ -29,7 +29,7 @@ def test_admin_creates_lists_and_revokes_a_key(client: TestClient) -> None:
     assert r.status_code == 200
     listed = {k["id"]: k for k in r.json()["data"]}
     assert r.json()["count"] == len(listed)
-    assert listed[created["id"]]["prefix"] == created["key"][:8]
+    assert listed[created["id"]]["prefix"] == created["key"][:12]
     assert "key" not in listed[created["id"]] and "key_hash" not in listed[created["id"]]
     assert created["key"] not in r.text and KEY not in r.text
     # when
@@ -79,7 +79,7 @@ def test_an_admin_key_made_over_rest_manages_keys_and_bad_bodies_are_422(client:
 def test_the_last_active_admin_key_cannot_be_revoked(client: TestClient) -> None:
     # given: the bootstrap key is the only active admin key (revoke any other left by other tests)
     keys = client.get("/api/v1/keys").json()["data"]
-    bootstrap = next(k for k in keys if k["prefix"] == KEY[:8] and k["revoked_at"] is None)
+    bootstrap = next(k for k in keys if k["prefix"] == KEY[:12] and k["revoked_at"] is None)
     for k in keys:
         if k["is_admin"] and k["revoked_at"] is None and k["id"] != bootstrap["id"]:
             assert client.delete(f"/api/v1/keys/{k['id']}").status_code == 204
