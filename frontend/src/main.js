@@ -8,6 +8,7 @@ import { openProject } from './project.js'
 import { viewer } from './studyview.js'
 import { stopFollowing } from './training.js'
 import { hideKeys, refreshKeys } from './apikeys.js'
+import { hideAudit, refreshAudit } from './audit.js'
 
 // ---------------------------------------------------------------- API key
 function renderKeyState(text, ok) {
@@ -42,6 +43,7 @@ $('#key-forget').addEventListener('click', () => {
   api.setKey('')
   renderKeyState('key forgotten', false)
   hideKeys()
+  hideAudit()
 })
 
 // ---------------------------------------------------------------- routing
@@ -60,8 +62,12 @@ async function showProjects() {
   $('#projects-view').hidden = false
   $('#project-view').hidden = true
   setCrumbs(h('a', { href: '#/' }, 'Projects'))
-  if (!api.getKey()) return hideKeys()
+  if (!api.getKey()) {
+    hideAudit()
+    return hideKeys()
+  }
   refreshKeys() // the API keys card, for admin keys only
+  refreshAudit() // the audit trail, for admin keys only
   const res = await guarded('Loading projects', () => api.get('/api/v1/projects'))
   if (!res) return
   state.projects = res.data

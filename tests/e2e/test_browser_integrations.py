@@ -205,4 +205,10 @@ def test_page_manages_webhooks_and_api_keys(tmp_path: Path) -> None:
         # ... and a key that is not admin (the new one, in a second tab) does not see the card
         assert out["as_plain_key"] == {"accepted": True, "card_hidden": True, "errors": 0, "keys_status": 403}
         assert client.get("/api/v1/keys").status_code == 200  # the admin key still works
+        # the audit trail shows it: filtered to revokes, exactly the two, newest first (the refused
+        # one, 409, then the one that worked), each with the page's admin key
+        assert out["audit_first_rows"] and all("done" in r or "refused" in r for r in out["audit_first_rows"])
+        revokes = out["audit_revokes"]
+        assert len(revokes) == 2 and "409 refused" in revokes[0] and "204 done" in revokes[1]
+        assert all(KEY[:12] in r and "DELETE /api/v1/keys/" in r for r in revokes)
 

@@ -177,6 +177,17 @@ try {
   await page.waitForSelector('#messages .msg.error', { timeout: 30000 })
   out.last_admin_error = await page.locator('#messages .msg.error').first().textContent()
   out.keys_card_still_shown = await page.locator('#keys-card').isVisible()
+
+  // ---- the audit trail (admin): what was just done is there, newest first; filter by action
+  await page.click('#audit-filter button[type=submit]')
+  await page.waitForSelector('#audit-card:not([hidden]) #audit-table tbody tr', { timeout: 30000 })
+  out.audit_first_rows = await page.locator('#audit-table tbody tr').evaluateAll((rs) => rs.slice(0, 3).map((r) => r.innerText))
+  await page.selectOption('#audit-action', 'key.revoke')
+  await page.click('#audit-filter button[type=submit]')
+  await page.waitForFunction(() => [...document.querySelectorAll('#audit-table tbody tr')].every((r) => r.innerText.includes('key.revoke')), null, { timeout: 30000 })
+  out.audit_revokes = await page.locator('#audit-table tbody tr').evaluateAll((rs) => rs.map((r) => r.innerText))
+  await page.locator('#audit-card').scrollIntoViewIfNeeded()
+  await shot(page, '12_audit_trail', true)
 } catch (e) {
   out.error = String(e)
   process.exitCode = 1
