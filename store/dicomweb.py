@@ -258,8 +258,9 @@ def import_series(session: Session, project: Project, server: str, study_uid: st
     """Bring one image series of a PACS study into the project (as if uploaded).
 
     Without ``series_uid`` the study must hold exactly one image series; otherwise the error
-    lists them so the caller can choose. Returns (study, created); the same instances again
-    give the existing study (same content hash as an upload of the same files).
+    lists them so the caller can choose. Returns (study, created); the same instances again,
+    imported or pushed (:func:`receive_stow`), give the existing study. (An upload of the same
+    files through ``POST .../studies`` is hashed over the uploaded bytes, so it is not matched.)
     """
     client = DicomwebClient.named(server)
     study_uid = check_uid(study_uid, "study_instance_uid")
