@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from store.errors import BadInput, NotFound
-from store.models import Job, Project, Webhook, WebhookDelivery, new_id, utcnow
+from store.models import Job, Mask, Project, Webhook, WebhookDelivery, new_id, utcnow
 from store.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -121,14 +121,28 @@ def _iso(t: datetime | None) -> str | None:
     return t.isoformat() if t is not None else None
 
 
-def job_payload(job: Job) -> dict[str, Any]:
-    """What a receiver learns about the job: enough to act without calling back."""
+def job_payload(job: Job, session: Session | None = None) -> dict[str, Any]:
+    """What a receiver learns about the job: enough to act without calling back.
+
+    With ``session``: ``masks``, the studies this job segmented with the address of each mask
+    (``GET`` it with an API key), and for an import job ``imported_study_ids``.
+    """
     metrics = {k: v for k, v in (job.metrics or {}).items() if isinstance(v, int | float | str | bool)}
+    extra: dict[str, Any] = {}
+    if session is not None:
+        rows = session.execute(select(Mask.study_id, Mask.model_id).where(Mask.job_id == job.id)
+                               .order_by(Mask.created_at, Mask.study_id)).all()
+        extra["masks"] = [{"study_id": sid, "model_id": mid,
+                           "url": f"/api/v1/projects/{job.project_id}/studies/{sid}/mask?model={mid}"}
+                          for sid, mid in rows]
+    if job.kind == "import":
+        extra["imported_study_ids"] = [r["study_id"] for r in (job.metrics or {}).get("import_results", [])
+                                       if r.get("study_id")]
     return {
         "id": job.id, "project_id": job.project_id, "kind": job.kind, "state": job.state,
         "error": job.error, "model_id": job.model_id, "attempts": job.attempts,
         "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at), "metrics": metrics,
+        "finished_at": _iso(job.finished_at), "metrics": metrics, **extra,
     }
 
 
@@ -150,7 +164,7 @@ def job_finished(session: Session, job: Job) -> list[WebhookDelivery]:
         if event not in (hook.events or []):
             continue
         delivery_id = new_id()
-        payload = {"event": event, "delivery_id": delivery_id, "created_at": now.isoformat(), "job": job_payload(job)}
+        payload = {"event": event, "delivery_id": delivery_id, "created_at": now.isoformat(), "job": job_payload(job, session)}
         row = WebhookDelivery(
             id=delivery_id, webhook_id=hook.id, event=event, job_id=job.id, payload=payload,
             state="pending", attempts=0, next_attempt_at=now, created_at=now,

@@ -24,6 +24,7 @@ import SimpleITK as sitk
 from tests import factories as f
 from tests.conftest import small_chaos_case
 from tests.e2e.helpers import Api
+from tests.webhook_receiver import Receiver
 
 LABELS = {"1": "liver", "2": "kidney_right", "3": "kidney_left", "4": "spleen"}
 AUTH = ("elsnet", "test-password")
@@ -194,9 +195,11 @@ def test_a_cohort_comes_in_from_the_pacs_as_one_job(pg_env, redis_url, start_wor
         httpx.post(f"{root}/instances", content=part, auth=AUTH).raise_for_status()
     uids = [str(pydicom.dcmread(io.BytesIO(s[0])).StudyInstanceUID) for s in singles]
 
-    with TestClient(create_app(), headers={"Authorization": "Bearer import-key"}) as client:
+    with TestClient(create_app(), headers={"Authorization": "Bearer import-key"}) as client, Receiver() as hook:
         api = Api(client)
         pid = api.project(LABELS)
+        assert client.post(f"/api/v1/projects/{pid}/webhooks",
+                           json={"url": hook.url, "events": ["job.succeeded"]}).status_code == 201
         refs = [{"study_instance_uid": u} for u in [uids[0], str(study_two), "1.2.3.4.5.404", uids[1]]]
         # when
         job = api.job(pid, {"kind": "import", "server": "pacs", "studies": refs})
@@ -211,6 +214,10 @@ def test_a_cohort_comes_in_from_the_pacs_as_one_job(pg_env, redis_url, start_wor
         assert sorted(s["shape"][2] for s in studies) == [3, 4]
         assert {s["id"] for s in studies} == {results[0]["study_id"], results[3]["study_id"]}
         assert done["progress"] == 1.0 and done["stage"] == "import"
+        # the hospital's server is told which studies arrived
+        event = hook.wait_for(1)[0].json
+        assert event["event"] == "job.succeeded" and event["job"]["id"] == job["id"]
+        assert event["job"]["imported_study_ids"] == [results[0]["study_id"], results[3]["study_id"]]
         # a job of which nothing can come in fails and says why
         bad = api.wait(api.job(pid, {"kind": "import", "server": "pacs",
                                      "studies": [{"study_instance_uid": "1.2.3.4.5.404"}]})["id"], timeout=300)

@@ -210,3 +210,34 @@ def test_two_workers_never_send_one_delivery_twice(db: sessionmaker[Session]) ->
     assert len(rows) == n and sum(counts) == n and min(counts) > 0  # both workers sent some
     assert set(sent) == {r.id for r in rows} and max(sent.values()) == 1
     assert {(r.state, r.attempts) for r in rows} == {("delivered", 1)}
+
+
+def test_the_event_says_which_masks_the_job_made_and_where_to_get_them(db: sessionmaker[Session]) -> None:
+    from store.models import Mask, Model, Study
+
+    # given: an infer job that segmented two studies (its masks carry its id), and another job's mask
+    with db() as s, s.begin():
+        p = _project(s)
+        create_webhook(s, p, "https://ris.example/all")
+        job = _job(s, p, state="running", attempts=1)
+        model = Model(project_id=p.id, job_id="t", artifact_key="x", config={}, metrics={}, exemplar_study_ids=[])
+        s.add(model)
+        studies = [Study(project_id=p.id, name=f"s{i}", modality="MR", source_format="nifti", shape=[2, 2, 2],
+                         spacing=[1, 1, 1], affine=[], sha256=f"h{i}", size_bytes=1, original_keys=[],
+                         volume_key=f"v{i}") for i in range(3)]
+        s.add_all(studies)
+        s.flush()
+        for st, jid in zip(studies, [job.id, job.id, "another-job"], strict=True):
+            s.add(Mask(study_id=st.id, model_id=model.id, job_id=jid, key=f"m/{st.id}"))
+        ids, pid, mid = sorted(st.id for st in studies[:2]), p.id, model.id
+    # when: it succeeds
+    with db() as s, s.begin():
+        j = s.get(Job, job.id)
+        j.state = "succeeded"
+        job_finished(s, j)
+    # then: the event lists exactly its two masks, each with the address to fetch it
+    payload = _deliveries(db)[0].payload["job"]
+    assert sorted(m["study_id"] for m in payload["masks"]) == ids
+    assert all(m["model_id"] == mid and m["url"] == f"/api/v1/projects/{pid}/studies/{m['study_id']}/mask?model={mid}"
+               for m in payload["masks"])
+    assert "imported_study_ids" not in payload
