@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from elsnet_core.artifact import Plan, save_model
 from elsnet_core.completion import CompletionSettings, complete_label
@@ -28,7 +29,7 @@ from elsnet_core.exemplar import SliceSuggestion, suggest_next_slice
 from elsnet_core.io import load_label, load_volume
 from elsnet_core.losses import IGNORE, PrototypeContrast, class_balance_weights
 from elsnet_core.metrics import pooled_dice
-from elsnet_core.model import build_elsnet
+from elsnet_core.model import Elsnet, build_elsnet
 from elsnet_core.predictor import predict_volume, resolve_device
 from elsnet_core.preprocess import (
     WorkingGrid,
@@ -454,6 +455,8 @@ def fit(
                                   cfg.prototype_momentum, cfg.pixels_per_class).to(dev)
                 if cfg.contrastive else None)
     class_weights, weight_metrics = _class_weights(exs, n_classes, cfg)
+    ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+           if cfg.ema_decay > 0 else None)
     params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ckpt_path = wdir / "checkpoint.pt" if wdir else None
@@ -517,6 +520,7 @@ def fit(
             should_stop=should_stop,
             on_iter=lambda it, m: report("train_stage1", it / cfg.stage1_iters, m,
                                          f"stage 1 iteration {it}/{cfg.stage1_iters}"),
+            after_step=lambda: _ema_step(ema, model),
             checkpoint=checkpoint("train_stage1"),
             checkpoint_every_s=cfg.checkpoint_every_s, deadline=deadline,
             min_iters=min_iters1)
@@ -572,7 +576,7 @@ def fit(
                        force=True)
 
             plabs, props = _pseudo_round(
-                r, model, targets, props, partial, len(unl), cfg, dev, amp, n_classes, metrics,
+                r, _teacher(ema, model), targets, props, partial, len(unl), cfg, dev, amp, n_classes, metrics,
                 wdir / f"pseudo_{fingerprint}_r{r}.npz" if wdir else None, on_label,
                 reregister if r == 0 else None)
             if r == 0:
@@ -593,6 +597,7 @@ def fit(
                 should_stop=should_stop,
                 on_iter=lambda i, m: report("train_stage2", i / cfg.stage2_iters, m,
                                             f"stage 2 iteration {i}/{cfg.stage2_iters}"),
+                after_step=lambda: _ema_step(ema, model),
                 checkpoint=checkpoint("train_stage2"),
                 checkpoint_every_s=cfg.checkpoint_every_s,
                 deadline=budget_end, stop_at=end, t_start=t2,
@@ -608,7 +613,8 @@ def fit(
         metrics["stage2_seconds"] = time.monotonic() - t2
         report("train_stage2", 1.0, force=True)
 
-    next_slices, exemplar_dice = _review_exemplars(model, cfg, plan, exemplars, ex_labs,
+    final = _teacher(ema, model)  # what is checked and saved: the averaged weights when on
+    next_slices, exemplar_dice = _review_exemplars(final, cfg, plan, exemplars, ex_labs,
                                                    n_classes, dev)
     metrics.update({f"exemplar_dice_{c}": d for c, d in exemplar_dice.items()})
     if exemplar_dice:
@@ -618,12 +624,26 @@ def fit(
     metrics["fit_seconds"] = fit_seconds
     names = {c: f"class_{c}" for c in range(1, n_classes)}
     names.update({int(k): str(v) for k, v in (labels or {}).items()})
-    save_model(out_dir, model, cfg, plan, names, metrics, seed)
+    save_model(out_dir, final, cfg, plan, names, metrics, seed)
     if ckpt_path is not None:
         checkpoint("done")(0)
     meta = json.loads((out_dir / "config.json").read_text())
     return FitResult(out_dir, meta, metrics, fit_seconds, str(dev), next_slices, completed,
                      exemplar_dice)
+
+
+def _ema_step(ema: AveragedModel | None, model: torch.nn.Module) -> None:
+    if ema is not None:
+        ema.update_parameters(model)
+
+
+def _teacher(ema: AveragedModel | None, model: Elsnet) -> Elsnet:
+    """The network that labels and is saved: the weight average when kept, else ``model``."""
+    if ema is None:
+        return model
+    teacher = ema.module
+    assert isinstance(teacher, Elsnet)
+    return teacher
 
 
 def _completed_labels(exs: list[_Study], painted: list[np.ndarray]) -> dict[int, np.ndarray]:

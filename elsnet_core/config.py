@@ -243,6 +243,10 @@ class ElsnetConfig:
     # network's organs (synthesis.reregister_from_network) and keep whichever registration
     # agrees better with the network
     reregister: bool = True
+    # exponential moving average of the weights (decay per step; 0 = off): the averaged network
+    # labels the studies for stage 2, is checked on the exemplar and is the one saved; the live
+    # network keeps training (mean teacher). Measured in session 22 (docs/benchmarks.md)
+    ema_decay: float = 0.0
     pseudo_fraction: float = 0.5  # share of stage-2 samples from pseudo-labelled studies
     # stage 2 in this many segments of one schedule, pseudo-labelling before each; 1: see the
     # module docstring (3 helped chaos_mr_t2 and hurt synapse_ct in the slice setting)

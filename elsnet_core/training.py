@@ -165,6 +165,7 @@ class StageHooks:
     stop_at: int | None = None  # end this call here (a segment of the stage's LR schedule)
     t_start: float | None = None  # when the stage began (time-based LR decay across segments)
     min_iters: int = 0  # the deadline cannot end the stage before this iteration
+    after_step: Callable[[], None] = lambda: None  # after each optimiser step (e.g. a weight average)
 
 
 def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool: SlicePool,
@@ -234,6 +235,7 @@ def train_stage(model: torch.nn.Module, contrast: PrototypeContrast | None, pool
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
+        hooks.after_step()
         parts["loss"] = float(loss.detach())
         for k, v in parts.items():
             ema[k] = v if k not in ema else 0.9 * ema[k] + 0.1 * v
