@@ -55,13 +55,20 @@ def _samples() -> list[Path]:
     return []
 
 
-def _skip_reason() -> str | None:
+def browser_missing() -> str | None:
+    """Why the page cannot be driven here (no Chromium, playwright-core or node), or None."""
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is missing (Debian package `chromium`)"
     if not (FRONTEND / "node_modules" / "playwright-core").is_dir():
         return "frontend/node_modules is missing: run `cd frontend && npm ci`"
     if shutil.which("node") is None:
         return "node is not installed"
+    return None
+
+
+def _skip_reason() -> str | None:
+    if (reason := browser_missing()) is not None:
+        return reason
     if not _samples():
         return "no CHAOS sample studies (samples/chaos_mr_t2/images/*.nii.gz)"
     return None

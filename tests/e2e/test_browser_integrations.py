@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 from tests import factories as f
 from tests.e2e.helpers import serve_page
-from tests.e2e.test_browser import CHROMIUM, FRONTEND, SHOTS_ENV
+from tests.e2e.test_browser import CHROMIUM, FRONTEND, SHOTS_ENV, browser_missing
 from tests.webhook_receiver import Receiver
 
 KEY = "e2e-browser-integrations-key-0123456789"
@@ -28,14 +27,6 @@ NEW_HOOK = "http://127.0.0.1:9/hook"
 BAD_HOST = "https://ris.elsewhere.example/hook"  # not in ELSNET_WEBHOOK_ALLOWED_HOSTS
 
 
-def _skip_reason() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (Debian package `chromium`)"
-    if not (FRONTEND / "node_modules" / "playwright-core").is_dir():
-        return "frontend/node_modules is missing: run `cd frontend && npm ci`"
-    if shutil.which("node") is None:
-        return "node is not installed"
-    return None
 
 
 def _ended_deliveries(client: httpx.Client, pid: str, hook_id: str, timeout: float = 60.0) -> list[dict]:
@@ -105,7 +96,7 @@ class Flow:
 @pytest.mark.browser
 @pytest.mark.timeout(900)
 def test_page_manages_webhooks_and_api_keys(tmp_path: Path) -> None:
-    reason = _skip_reason()
+    reason = browser_missing()
     if reason:
         pytest.skip(reason)
     home = tmp_path / "home"

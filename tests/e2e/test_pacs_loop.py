@@ -30,6 +30,20 @@ LABELS = {"1": "liver", "2": "kidney_right", "3": "kidney_left", "4": "spleen"}
 AUTH = ("elsnet", "test-password")
 
 
+def _service_with_pacs(key: str, orthanc: str, pg_env: dict, redis_url: str, start_worker,  # type: ignore[no-untyped-def]
+                       monkeypatch) -> None:
+    """This process's API settings and a real worker on PostgreSQL + Redis, both knowing the
+    test Orthanc as DICOMweb server "pacs"; ``key`` is the bootstrap admin key."""
+    from store.db import reset_caches
+
+    servers = json.dumps({"pacs": {"url": orthanc, "username": AUTH[0], "password": AUTH[1]}})
+    monkeypatch.setenv("BROKER_URL", redis_url)
+    monkeypatch.setenv("ELSNET_BOOTSTRAP_KEY", key)
+    monkeypatch.setenv("ELSNET_DICOMWEB_SERVERS", servers)
+    reset_caches()
+    start_worker({**pg_env, "BROKER_URL": redis_url, "ELSNET_DICOMWEB_SERVERS": servers})
+
+
 def label_on_study_grid(label: Path, study_volume: bytes, out: Path) -> Path:
     """The CHAOS label resampled (nearest) onto the grid the service made of the DICOM series."""
     ref_path = out.with_name("ref.nii.gz")
@@ -45,17 +59,11 @@ def label_on_study_grid(label: Path, study_volume: bytes, out: Path) -> Path:
 def test_pacs_in_model_out_seg_back(pg_env, redis_url, start_worker, orthanc, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
-    from store.db import reset_caches
 
     root = orthanc.rsplit("/dicom-web", 1)[0]
     for pid in httpx.get(f"{root}/patients", auth=AUTH).json():
         httpx.delete(f"{root}/patients/{pid}", auth=AUTH).raise_for_status()
-    servers = json.dumps({"pacs": {"url": orthanc, "username": AUTH[0], "password": AUTH[1]}})
-    monkeypatch.setenv("BROKER_URL", redis_url)
-    monkeypatch.setenv("ELSNET_BOOTSTRAP_KEY", "pacs-key")
-    monkeypatch.setenv("ELSNET_DICOMWEB_SERVERS", servers)
-    reset_caches()
-    start_worker({**pg_env, "BROKER_URL": redis_url, "ELSNET_DICOMWEB_SERVERS": servers})
+    _service_with_pacs("pacs-key", orthanc, pg_env, redis_url, start_worker, monkeypatch)
     from api.main import create_app
 
     # given: three patients' MR studies on the PACS (real CHAOS cases, as a scanner sends them)
@@ -169,15 +177,9 @@ def test_a_cohort_comes_in_from_the_pacs_as_one_job(pg_env, redis_url, start_wor
     (a study with two series, a UID the PACS does not have) is reported, the rest arrive."""
     from fastapi.testclient import TestClient
 
-    from store.db import reset_caches
 
     root = orthanc.rsplit("/dicom-web", 1)[0]
-    servers = json.dumps({"pacs": {"url": orthanc, "username": AUTH[0], "password": AUTH[1]}})
-    monkeypatch.setenv("BROKER_URL", redis_url)
-    monkeypatch.setenv("ELSNET_BOOTSTRAP_KEY", "import-key")
-    monkeypatch.setenv("ELSNET_DICOMWEB_SERVERS", servers)
-    reset_caches()
-    start_worker({**pg_env, "BROKER_URL": redis_url, "ELSNET_DICOMWEB_SERVERS": servers})
+    _service_with_pacs("import-key", orthanc, pg_env, redis_url, start_worker, monkeypatch)
     from api.main import create_app
 
     # given: two single-series studies and one study holding two series on the PACS

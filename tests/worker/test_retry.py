@@ -71,13 +71,9 @@ def test_giving_up_queues_a_job_failed_webhook(sqlite_env: dict, monkeypatch) ->
         assert "connection reset" in d.payload["job"]["error"]
 
 
-def test_a_cancel_and_a_finish_at_once_give_one_final_state_and_one_event(pg_env: dict) -> None:
-    """PostgreSQL: while a cancel holds the job row (not yet committed), the worker's finish
-    waits; it then finds the job cancelled and does nothing: one state, one webhook event."""
-    import threading
-
-    from store import services, webhooks
-    from store.models import WebhookDelivery
+def _running_job_with_hook() -> str:
+    """A running job whose project has a webhook for every event."""
+    from store import webhooks
 
     jid = _job(state="running", attempts=1)
     with session_scope() as s:
@@ -86,6 +82,18 @@ def test_a_cancel_and_a_finish_at_once_give_one_final_state_and_one_event(pg_env
         project = s.get(Project, job.project_id)
         assert project is not None
         webhooks.create_webhook(s, project, "http://127.0.0.1:9/hook")
+    return jid
+
+
+def test_a_cancel_and_a_finish_at_once_give_one_final_state_and_one_event(pg_env: dict) -> None:
+    """PostgreSQL: while a cancel holds the job row (not yet committed), the worker's finish
+    waits; it then finds the job cancelled and does nothing: one state, one webhook event."""
+    import threading
+
+    from store import services
+    from store.models import WebhookDelivery
+
+    jid = _running_job_with_hook()
     results: list[bool] = []
     with session_scope() as api_session:
         services.cancel_job(api_session, services.get_job(api_session, jid))  # row locked, not committed
@@ -110,13 +118,7 @@ def test_a_cancel_arriving_while_the_worker_finishes_is_refused(pg_env: dict) ->
     from store.errors import Conflict
     from store.models import WebhookDelivery
 
-    jid = _job(state="running", attempts=1)
-    with session_scope() as s:
-        job = s.get(Job, jid)
-        assert job is not None
-        project = s.get(Project, job.project_id)
-        assert project is not None
-        webhooks.create_webhook(s, project, "http://127.0.0.1:9/hook")
+    jid = _running_job_with_hook()
     outcome: list[str] = []
 
     def cancel() -> None:
