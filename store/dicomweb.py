@@ -244,12 +244,17 @@ def display_name(path: Path, fallback: str) -> str:
     return name[:300] or fallback
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            h.update(chunk)
-    return h.hexdigest()
+def _add_series(session: Session, project: Project, series_uid: str, paths: list[Path],
+                modality: str | None) -> tuple[Study, bool]:
+    """One series' instances (Part-10 files) as a study of the project, as an upload would add
+    them. The content hash is taken over the sorted per-instance hashes, so the same instances
+    in any order, imported or pushed, find the same study."""
+    per_file = sorted(volumes.sha256_files([p]) for p in paths)
+    digest = hashlib.sha256("".join(per_file).encode()).hexdigest()
+    named = [(f"{series_uid}_{i:05d}.dcm", p) for i, p in enumerate(paths)]
+    size = sum(p.stat().st_size for p in paths)
+    return services.add_study(session, project, named, digest, size, modality,
+                              name=display_name(paths[0], series_uid))
 
 
 # the service operations ----------------------------------------------------------------
@@ -285,14 +290,8 @@ def import_series(session: Session, project: Project, server: str, study_uid: st
         paths = client.retrieve_series(study_uid, series_uid, work, settings.max_upload_bytes)
         if not paths:
             raise NotFound(f"series {series_uid} of study {study_uid} has no instances on {server!r}")
-        files = [(f"{series_uid}_{i:05d}.dcm", p) for i, p in enumerate(paths)]
-        # the same instances in any order give the same study (a second import is a no-op)
-        per_file = sorted(_sha256(p) for p in paths)
-        digest = hashlib.sha256("".join(per_file).encode())
-        size = sum(p.stat().st_size for p in paths)
-        log.info("retrieved %d instances (%d bytes) of series %s from %s", len(paths), size, series_uid, server)
-        return services.add_study(session, project, files, digest.hexdigest(), size, modality,
-                                  name=display_name(paths[0], series_uid))
+        log.info("retrieved %d instances of series %s from %s", len(paths), series_uid, server)
+        return _add_series(session, project, series_uid, paths, modality)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -349,7 +348,8 @@ def receive_stow(session: Session, project: Project, body: Path, content_type: s
         if not paths:
             raise BadInput("the STOW-RS request holds no DICOM instance")
         grouped = volumes.group_dicom_series(paths)
-        unreadable = [p for p in paths if not any(p in g for g in grouped.values())]
+        in_series = {p for g in grouped.values() for p in g}
+        unreadable = [p for p in paths if p not in in_series]
         stored: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         reasons: list[str] = []
@@ -364,13 +364,8 @@ def receive_stow(session: Session, project: Project, body: Path, content_type: s
             if modality in NON_IMAGE_MODALITIES:
                 why = f"series {series_uid} is {modality}, not an image series"
             else:
-                per_file = sorted(_sha256(f) for f in files)
-                digest = hashlib.sha256("".join(per_file).encode()).hexdigest()
-                named = [(f"{series_uid}_{i:05d}.dcm", f) for i, f in enumerate(files)]
                 try:
-                    study, _ = services.add_study(session, project, named, digest,
-                                                  sum(f.stat().st_size for f in files),
-                                                  None, name=display_name(files[0], series_uid))
+                    study, _ = _add_series(session, project, series_uid, files, None)
                     session.commit()
                     study_ids.append(study.id)
                     if on_stored is not None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import volumes
+from store.db import session_scope
 from store.errors import BadInput, Conflict, NotFound, Unavailable
 from store.jobs import TERMINAL, request_cancel
 from store.models import Job, Mask, Model, Project, Study, new_id, utcnow
@@ -296,8 +297,6 @@ def create_job(session: Session, project: Project, kind: str, params: dict[str, 
 def segment_new_studies(project_id: str) -> Job | None:
     """When the project asks for it (``auto_segment``), segment its studies that the active
     model has not segmented yet: an infer job is created, committed and sent. Returns it."""
-    from store.db import session_scope
-
     with session_scope() as s:
         project = s.get(Project, project_id)
         if project is None or not project.auto_segment:

@@ -68,6 +68,22 @@ def dicom_series(n: int = 4, rows: int = 16, cols: int = 12, series_uid: str | N
     return out
 
 
+def retag(parts: list[bytes], **attributes: object) -> list[bytes]:
+    """The same DICOM instances with some attributes changed, e.g. moved into another study
+    (``StudyInstanceUID=...``) or given another ``Modality``."""
+    import pydicom
+
+    out = []
+    for p in parts:
+        ds = pydicom.dcmread(io.BytesIO(p))
+        for keyword, value in attributes.items():
+            setattr(ds, keyword, value)
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        out.append(buf.getvalue())
+    return out
+
+
 def zip_of(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

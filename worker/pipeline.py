@@ -344,6 +344,7 @@ def _import(job_id: str, reporter: JobReporter) -> None:
         refs = list(job.params["studies"])
         add_event(s, job, stage="import", progress=0.0, message=f"importing {len(refs)} studies from {server}")
     results: list[dict] = []
+    ok = 0  # studies that arrived
     t0 = time.monotonic()
     for i, ref in enumerate(refs):
         if reporter.should_stop():
@@ -356,17 +357,16 @@ def _import(job_id: str, reporter: JobReporter) -> None:
                     raise UserError(f"project {project_id} was deleted")
                 study, created = dicomweb.import_series(s, project, server, uid, ref.get("series_instance_uid"))
                 results.append({"study_instance_uid": uid, "study_id": study.id, "created": created})
+                ok += 1
         except (BadInput, NotFound, PayloadTooLarge, UpstreamError) as exc:
             log.warning("job %s: study %s not imported: %s", job_id, uid, exc.detail)
             results.append({"study_instance_uid": uid, "error": exc.detail})
-        ok = sum(1 for r in results if "study_id" in r)
         done = (i + 1) / len(refs)
         elapsed = time.monotonic() - t0
         reporter.report("import", done, eta_s=elapsed / done * (1 - done),
                         metrics={"imported": ok, "not_imported": len(results) - ok},
                         message=f"{i + 1}/{len(refs)}: {uid} " + ("imported" if "study_id" in results[-1] else "failed"),
                         force=True)
-    ok = sum(1 for r in results if "study_id" in r)
     with session_scope() as s:
         job = s.get(Job, job_id)
         assert job is not None

@@ -60,14 +60,7 @@ def seed(pacs: str, parts: list[bytes]) -> None:
 
 def restudy(parts: list[bytes], study_uid: str, patient: str = "P1") -> list[bytes]:
     """The same series moved into another study (a PACS study often holds several series)."""
-    out = []
-    for p in parts:
-        ds = pydicom.dcmread(io.BytesIO(p))
-        ds.StudyInstanceUID, ds.PatientID = study_uid, patient
-        buf = io.BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
-        out.append(buf.getvalue())
-    return out
+    return f.retag(parts, StudyInstanceUID=study_uid, PatientID=patient)
 
 
 def uids(parts: list[bytes]) -> tuple[str, str]:
@@ -246,21 +239,10 @@ def stow_body(parts: list[bytes], boundary: str = "elsnet-test-boundary") -> tup
     return body + b"--" + boundary.encode() + b"--\r\n", f'multipart/related; type="application/dicom"; boundary={boundary}'
 
 
-def as_modality(parts: list[bytes], modality: str) -> list[bytes]:
-    out = []
-    for p in parts:
-        ds = pydicom.dcmread(io.BytesIO(p))
-        ds.Modality = modality
-        buf = io.BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
-        out.append(buf.getvalue())
-    return out
-
-
 def test_a_pacs_can_push_studies_by_stow(api: TestClient, project: str) -> None:
     # given: one MR series and, in the same push, a series that is no image volume
     mr = f.dicom_series(n=4, rows=10, cols=12)
-    other = as_modality(f.dicom_series(n=2), "SR")
+    other = f.retag(f.dicom_series(n=2), Modality="SR")
     body, ctype = stow_body(mr + other)
     url = f"/api/v1/projects/{project}/dicomweb/studies"
     # when

@@ -186,13 +186,7 @@ def test_a_cohort_comes_in_from_the_pacs_as_one_job(pg_env, redis_url, start_wor
     singles = [f.dicom_series(n=3, rows=8, cols=6), f.dicom_series(n=4, rows=8, cols=6)]
     two = f.dicom_series(n=2)
     study_two = pydicom.dcmread(io.BytesIO(two[0])).StudyInstanceUID
-    second = []
-    for p in f.dicom_series(n=2):
-        ds = pydicom.dcmread(io.BytesIO(p))
-        ds.StudyInstanceUID = study_two
-        buf = io.BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
-        second.append(buf.getvalue())
+    second = f.retag(f.dicom_series(n=2), StudyInstanceUID=study_two)
     for part in [*singles[0], *singles[1], *two, *second]:
         httpx.post(f"{root}/instances", content=part, auth=AUTH).raise_for_status()
     uids = [str(pydicom.dcmread(io.BytesIO(s[0])).StudyInstanceUID) for s in singles]

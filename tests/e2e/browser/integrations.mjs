@@ -9,13 +9,11 @@
 // ("ok" to go on) so the test can look at the service through the REST API meanwhile. The last
 // stdout line is the result object; logs go to stderr.
 
-import { createRequire } from 'node:module'
 import fs from 'node:fs'
 import path from 'node:path'
+import { launchChromium } from './chromium.mjs'
 import readline from 'node:readline'
 
-const require = createRequire(path.resolve(process.env.ELSNET_FRONTEND ?? 'frontend', 'package.json'))
-const { chromium } = require('playwright-core')
 const E = process.env
 const BASE = E.ELSNET_URL
 const out = { dialogs: [] }
@@ -66,11 +64,7 @@ async function refusedHook(page, url) {
   return text
 }
 
-const browser = await chromium.launch({
-  executablePath: E.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-})
+const browser = await launchChromium()
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
   page.on('pageerror', (e) => console.error('page error:', e.message))

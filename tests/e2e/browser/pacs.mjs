@@ -4,20 +4,14 @@
 // PatientID on the PACS), ELSNET_SHOTS (optional screenshot folder), ELSNET_FRONTEND.
 // Prints one JSON object on stdout; logs on stderr.
 
-import { createRequire } from 'node:module'
 import fs from 'node:fs'
 import path from 'node:path'
+import { launchChromium } from './chromium.mjs'
 
-const require = createRequire(path.resolve(process.env.ELSNET_FRONTEND ?? 'frontend', 'package.json'))
-const { chromium } = require('playwright-core')
 const { ELSNET_URL: BASE, ELSNET_KEY: KEY, ELSNET_PROJECT: PID, ELSNET_PATIENT: PATIENT, ELSNET_SHOTS: SHOTS } = process.env
 const out = {}
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-})
+const browser = await launchChromium()
 try {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
   page.on('pageerror', (e) => console.error('page error:', e.message))
