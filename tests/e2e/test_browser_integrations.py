@@ -65,7 +65,7 @@ class Flow:
         self.log = log
         self.err = open(log, "w")  # noqa: SIM115 - closed in finish()
         self.proc = subprocess.Popen(["node", str(FLOW)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.err, text=True, bufsize=1)
+                                     stderr=self.err, text=True, encoding="utf-8", errors="replace", bufsize=1)
 
     def next(self) -> dict:
         assert self.proc.stdout is not None

@@ -46,7 +46,8 @@ def test_page_imports_a_study_from_the_pacs(orthanc: str, tmp_path: Path) -> Non
         # when: a person searches the PACS on the page and imports the study
         env = dict(os.environ, ELSNET_URL=base, ELSNET_KEY=KEY, ELSNET_PROJECT=pid, ELSNET_PATIENT="browser-pacs-05",
                    ELSNET_FRONTEND=str(FRONTEND), CHROMIUM=str(CHROMIUM), ELSNET_SHOTS=SHOTS_ENV or str(tmp_path / "shots"))
-        run = subprocess.run(["node", str(FLOW)], env=env, capture_output=True, text=True, timeout=600)
+        run = subprocess.run(["node", str(FLOW)], env=env, capture_output=True, text=True, encoding="utf-8",
+                             errors="replace", timeout=600)
         out = json.loads(run.stdout.strip().splitlines()[-1])
         assert run.returncode == 0, f"{out.get('error')}\n{run.stderr[-3000:]}"
         # then: the page listed the one matching study and added it to the cohort
