@@ -3,7 +3,8 @@
     elsnet serve [--host 127.0.0.1] [--port 8000]   API + embedded Celery worker
     elsnet worker [--queues train,infer]             a production Celery worker
     elsnet migrate [--revision head]                 apply database migrations
-    elsnet create-key --name NAME [--admin]          print a new API key
+    elsnet create-key --name NAME [--role admin|editor|reader] [--project ID ...]
+                                                     print a new API key (--admin = --role admin)
     elsnet demo [--port 8000] [--preset fast]        the bundled sample, end to end
     elsnet fit | predict | bench ...                 the method (see `elsnet fit --help`)
 """
@@ -97,9 +98,18 @@ def cmd_create_key(args: argparse.Namespace) -> int:
     _migrate()
     from store.auth import create_key
     from store.db import session_scope
+    from store.errors import BadInput
 
-    with session_scope() as s:
-        key = create_key(s, args.name, is_admin=args.admin)
+    if args.admin and args.role not in (None, "admin"):
+        print(f"elsnet create-key: --admin contradicts --role {args.role}; give one of them", file=sys.stderr)
+        return 2
+    role = args.role or ("admin" if args.admin else "editor")
+    try:
+        with session_scope() as s:
+            key = create_key(s, args.name, role=role, project_ids=args.project)
+    except BadInput as exc:
+        print(f"elsnet create-key: {exc.detail}", file=sys.stderr)
+        return 2
     print(key)
     return 0
 
@@ -135,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     m.set_defaults(func=cmd_migrate)
     k = sub.add_parser("create-key", help="create an API key and print it once")
     k.add_argument("--name", default="cli")
-    k.add_argument("--admin", action="store_true")
+    k.add_argument("--role", choices=("admin", "editor", "reader"), default=None,
+                   help="reader: GET only; editor (default): also change and delete projects and their data; "
+                        "admin: also manage keys and read the audit trail")
+    k.add_argument("--project", action="append", default=None, metavar="PROJECT_ID",
+                   help="limit the key to this project (repeat for several; default: all projects)")
+    k.add_argument("--admin", action="store_true", help="same as --role admin")
     k.set_defaults(func=cmd_create_key)
     d = sub.add_parser("demo", help="run the bundled CHAOS sample through the REST API")
     d.add_argument("--port", type=int, default=8000)

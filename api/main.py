@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import install_error_handlers
 from api.routes import audit as audit_routes
-from api.routes import dicomweb, health, jobs, keys, models, projects, studies, webhooks
+from api.routes import dicomweb, exports, health, jobs, keys, models, projects, studies, webhooks
 from store import audit
 from store.auth import create_key
 from store.db import get_sessionmaker, session_scope
@@ -29,7 +29,7 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
     if settings.bootstrap_key:
         with session_scope() as s:
-            create_key(s, "bootstrap", is_admin=True, value=settings.bootstrap_key)
+            create_key(s, "bootstrap", role="admin", value=settings.bootstrap_key)
     yield
 
 
@@ -71,7 +71,7 @@ def create_app() -> FastAPI:
         return response
 
     for r in (health.router, projects.router, studies.router, jobs.router, models.router, dicomweb.router, keys.router,
-              webhooks.router, audit_routes.router):
+              webhooks.router, audit_routes.router, exports.router):
         app.include_router(r)
     frontend = settings.frontend_dir or REPO_ROOT / "frontend" / "dist"
     if (frontend / "index.html").exists():

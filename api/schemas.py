@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ProjectCreate(BaseModel):
@@ -57,6 +57,8 @@ class StudyPublic(BaseModel):
     size_bytes: int
     is_exemplar: bool
     annotated_slices: int | None
+    has_reference: bool = Field(
+        default=False, description="an expert's complete reference mask is stored (used only to evaluate models)")
     created_at: datetime
     mask: MaskInfo | None = None
 
@@ -72,7 +74,7 @@ class PacsStudyRef(BaseModel):
 
 
 class JobCreate(BaseModel):
-    kind: Literal["train", "infer", "import"]
+    kind: Literal["train", "infer", "import", "evaluate"]
     preset: Literal["tiny", "fast", "full"] | None = None
     seed: int | None = None
     study_ids: list[str] | None = None
@@ -122,6 +124,51 @@ class JobEventsPublic(BaseModel):
     count: int
 
 
+class EvaluationSummary(BaseModel):
+    mean_dice: float | None = Field(description="mean over organs of each organ's mean Dice; null if no study was scored")
+    n_studies: int = Field(description="studies scored")
+    n_excluded: int = Field(description="studies with a reference left out (exemplars the model was trained on)")
+    evaluated_at: datetime
+
+
+class EvaluationClass(BaseModel):
+    name: str
+    dice: float | None = Field(description="mean Dice over the studies where the organ is in the mask or the reference")
+    hd95: float | None = Field(description="mean HD95 in mm over the studies where it is finite")
+    hd95_missing: int = Field(description="studies where the organ is in only one of mask and reference (HD95 infinite)")
+    n_studies: int
+
+
+class EvaluationStudy(BaseModel):
+    study_id: str
+    name: str
+    dice: dict[str, float | None] = Field(description="by label value; null: the organ is in neither mask nor reference")
+    hd95: dict[str, float | None] = Field(description="mm, by label value; null: in neither, or in only one (Dice 0)")
+    mean_dice: float | None
+    reference_at: datetime | None = Field(description="when the reference mask scored against was stored")
+
+
+class EvaluationSkipped(BaseModel):
+    study_id: str
+    name: str
+    reason: str
+
+
+class EvaluationPublic(BaseModel):
+    """A model measured on the project's reference masks (docs/API.md)."""
+
+    model_id: str
+    job_id: str
+    evaluated_at: datetime
+    n_studies: int
+    mean_dice: float | None
+    mean_hd95: float | None
+    classes: dict[str, EvaluationClass] = Field(description="by label value")
+    studies: list[EvaluationStudy]
+    failed: list[EvaluationSkipped] = Field(description="studies with a reference that could not be scored, and why")
+    excluded: list[EvaluationSkipped] = Field(description="studies with a reference left out, and why")
+
+
 class ModelPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
@@ -132,6 +179,8 @@ class ModelPublic(BaseModel):
     exemplar_study_ids: list[str]
     created_at: datetime
     is_active: bool = False
+    evaluation_summary: EvaluationSummary | None = Field(
+        default=None, description="the model measured on reference masks (GET /models/{id}/evaluation); null: never")
 
 
 class ModelsPublic(BaseModel):
@@ -181,20 +230,42 @@ class DicomwebExportPublic(BaseModel):
     derived_instances_sent: int
 
 
+KeyRole = Literal["admin", "editor", "reader"]
+
+
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=200, description="who or what uses the key, e.g. 'PACS bridge'")
-    is_admin: bool = Field(default=False, description="admin keys can manage API keys")
+    role: KeyRole | None = Field(
+        default=None,
+        description='"reader" (GET only), "editor" (the default: also change and delete projects and their data), '
+                    '"admin" (also manage keys, read the audit trail)')
+    project_ids: list[str] | None = Field(
+        default=None, max_length=1000,
+        description="limit the key to these projects (it gets 404 for any other); omitted or empty = all projects")
+    is_admin: bool = Field(default=False, description='as in earlier versions: true is the same as "role": "admin"')
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ApiKeyCreate:
+        if self.is_admin and self.role not in (None, "admin"):
+            raise ValueError(f'"is_admin": true asks for an admin key but "role" is {self.role!r}: send one of them')
+        return self
+
+    @property
+    def granted_role(self) -> str:
+        return self.role or ("admin" if self.is_admin else "editor")
 
 
 class ApiKeyPublic(BaseModel):
-    """A key as listed: never its value or hash; ``prefix`` (its first 8 characters) identifies it."""
+    """A key as listed: never its value or hash; ``prefix`` (its first 12 characters) identifies it."""
 
     model_config = ConfigDict(from_attributes=True)
     id: str
     name: str
     prefix: str
-    is_admin: bool
+    role: KeyRole
+    project_ids: list[str] | None = Field(description="the projects the key is limited to; null = all projects")
+    is_admin: bool = Field(description='role == "admin" (kept for clients of earlier versions)')
     created_at: datetime
     revoked_at: datetime | None
 

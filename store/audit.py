@@ -2,8 +2,9 @@
 
 The API records every request that changes something (POST, PUT, PATCH, DELETE under
 ``/api/v1``, refused ones included) and every download of patient data (a study's volume, an
-annotation, a mask, a completion, a model artifact, a PACS search); plain listings and
-thumbnails are not recorded. Rows are only added, never changed. No FastAPI here: the API's
+annotation, a reference mask, a mask, a completion, a model artifact, a PACS search); plain listings and
+thumbnails are not recorded. Rows are only added, never changed; with
+``ELSNET_AUDIT_RETENTION_DAYS`` set, the workers' reaper deletes rows older than that (:func:`purge`). No FastAPI here: the API's
 middleware calls :func:`classify` and :func:`record`; admins read it through :func:`query`.
 """
 
@@ -14,7 +15,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from store.errors import BadInput
@@ -38,12 +39,17 @@ _ACTIONS: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", f"/projects/{_ID}/studies/{_ID}/annotation/from-mask", "annotation.from_mask"),
         ("DELETE", f"/projects/{_ID}/studies/{_ID}/annotation", "annotation.delete"),
         ("GET", f"/projects/{_ID}/studies/{_ID}/annotation", "annotation.download"),
+        ("PUT", f"/projects/{_ID}/studies/{_ID}/reference", "reference.save"),
+        ("DELETE", f"/projects/{_ID}/studies/{_ID}/reference", "reference.delete"),
+        ("GET", f"/projects/{_ID}/studies/{_ID}/reference", "reference.download"),
         ("GET", f"/projects/{_ID}/studies/{_ID}/mask", "mask.download"),
         ("POST", f"/projects/{_ID}/studies/{_ID}/mask/dicomweb", "mask.send_pacs"),
         ("GET", f"/projects/{_ID}/studies/{_ID}/completion", "completion.download"),
         ("POST", f"/projects/{_ID}/jobs", "job.create"),
         ("POST", f"/jobs/{_ID}/cancel", "job.cancel"),
         ("GET", f"/models/{_ID}/artifact", "model.download"),
+        ("GET", f"/projects/{_ID}/masks.zip", "masks.export"),
+        ("GET", f"/projects/{_ID}/volumes.csv", "volumes.download"),
         ("POST", f"/projects/{_ID}/webhooks", "webhook.create"),
         ("DELETE", f"/projects/{_ID}/webhooks/{_ID}", "webhook.delete"),
         ("POST", "/keys", "key.create"),
@@ -95,3 +101,10 @@ def query(session: Session, *, project_id: str | None = None, api_key_id: str | 
     if since is not None:
         q = q.where(AuditEvent.at >= since)
     return list(session.scalars(q.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+
+
+def purge(session: Session, older_than: datetime) -> int:
+    """Delete the events recorded before ``older_than``; returns how many went."""
+    result = session.execute(delete(AuditEvent).where(AuditEvent.at < older_than)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -247,10 +247,11 @@ def display_name(path: Path, fallback: str) -> str:
 def _add_series(session: Session, project: Project, series_uid: str, paths: list[Path],
                 modality: str | None) -> tuple[Study, bool]:
     """One series' instances (Part-10 files) as a study of the project, as an upload would add
-    them. The content hash is taken over the sorted per-instance hashes, so the same instances
-    in any order, imported or pushed, find the same study."""
-    per_file = sorted(volumes.sha256_files([p]) for p in paths)
-    digest = hashlib.sha256("".join(per_file).encode()).hexdigest()
+    them. The study is found by its UIDs (``volumes.series_identity``), so the same instances,
+    imported, pushed or uploaded, give the same study; instances without UIDs fall back to a
+    hash over the sorted per-instance hashes."""
+    digest = volumes.series_identity(paths) or hashlib.sha256(
+        "".join(sorted(volumes.sha256_files([p]) for p in paths)).encode()).hexdigest()
     named = [(f"{series_uid}_{i:05d}.dcm", p) for i, p in enumerate(paths)]
     size = sum(p.stat().st_size for p in paths)
     return services.add_study(session, project, named, digest, size, modality,
@@ -264,8 +265,7 @@ def import_series(session: Session, project: Project, server: str, study_uid: st
 
     Without ``series_uid`` the study must hold exactly one image series; otherwise the error
     lists them so the caller can choose. Returns (study, created); the same instances again,
-    imported or pushed (:func:`receive_stow`), give the existing study. (An upload of the same
-    files through ``POST .../studies`` is hashed over the uploaded bytes, so it is not matched.)
+    imported, pushed (:func:`receive_stow`) or uploaded, give the existing study.
     """
     client = DicomwebClient.named(server)
     study_uid = check_uid(study_uid, "study_instance_uid")

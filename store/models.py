@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from store.crypto import unseal
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -57,9 +59,18 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(12))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: what the key may do: "admin" > "editor" > "reader" (store/auth.py ROLES, docs/API.md)
+    role: Mapped[str] = mapped_column(String(16), default="editor")
+    #: the projects the key may reach; NULL = all projects. Ids of deleted projects stay listed
+    #: (harmless: they are never reused), so deleting a project can never widen a key's reach.
+    project_ids: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def is_admin(self) -> bool:
+        """Kept for clients of earlier versions: an admin key is one with the role "admin"."""
+        return self.role == "admin"
 
 
 class Project(Base):
@@ -91,6 +102,11 @@ class Study(Base):
     annotation_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     annotated_slices: Mapped[int | None] = mapped_column(Integer, nullable=True)
     annotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: an expert's complete label map of the study (never used for training): what evaluations
+    #: measure models against (store/references.py); voxels per label value, {"0": n, "1": n}
+    reference_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    reference_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reference_voxels: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -143,6 +159,9 @@ class Model(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     exemplar_study_ids: Mapped[list[Any]] = mapped_column(JSON)
+    #: the model measured on the project's reference masks (worker/evaluation.py, docs/API.md);
+    #: NULL until an evaluate job (or the end of its training) evaluated it
+    evaluation: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -178,10 +197,16 @@ class Webhook(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(100))
+    #: the signing secret as stored: encrypted (store/crypto.py); read it through ``secret``
+    secret_stored: Mapped[str] = mapped_column("secret", String(300))
     events: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def secret(self) -> str:
+        """The signing secret in plain."""
+        return unseal(self.secret_stored)
 
 
 class WebhookDelivery(Base):

@@ -14,9 +14,10 @@ from store.settings import Settings, get_settings
 
 TRAIN_QUEUE = "train"
 INFER_QUEUE = "infer"
-# imports from a PACS are I/O, not GPU work: they share the inference queue
+# imports from a PACS are I/O, not GPU work: they share the inference queue, and so do
+# evaluations (inference where a mask is missing, then metrics)
 TASK_FOR_KIND = {"train": ("elsnet.train", TRAIN_QUEUE), "infer": ("elsnet.infer", INFER_QUEUE),
-                 "import": ("elsnet.import", INFER_QUEUE)}
+                 "import": ("elsnet.import", INFER_QUEUE), "evaluate": ("elsnet.evaluate", INFER_QUEUE)}
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -45,7 +46,7 @@ def make_celery(settings: Settings) -> Celery:
         task_queues=[Queue(TRAIN_QUEUE), Queue(INFER_QUEUE)],
         task_default_queue=INFER_QUEUE,
         task_routes={"elsnet.train": {"queue": TRAIN_QUEUE}, "elsnet.infer": {"queue": INFER_QUEUE},
-                     "elsnet.import": {"queue": INFER_QUEUE}},
+                     "elsnet.import": {"queue": INFER_QUEUE}, "elsnet.evaluate": {"queue": INFER_QUEUE}},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_serializer="json",

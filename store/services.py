@@ -71,6 +71,14 @@ def get_project(session: Session, project_id: str) -> Project:
     return project
 
 
+def list_projects(session: Session, only: list[str] | None = None) -> list[Project]:
+    """Newest first; ``only``: just these projects (a scoped API key), None = all."""
+    q = select(Project).order_by(Project.created_at.desc())
+    if only is not None:
+        q = q.where(Project.id.in_(only))
+    return list(session.scalars(q))
+
+
 def study_count(session: Session, project_id: str) -> int:
     return int(session.scalar(select(func.count()).select_from(Study).where(Study.project_id == project_id)) or 0)
 
@@ -79,9 +87,7 @@ def update_project(session: Session, project: Project, changes: dict[str, Any]) 
     if "active_model_id" in changes:
         mid = changes["active_model_id"]
         if mid is not None:
-            model = session.get(Model, mid)
-            if model is None or model.project_id != project.id:
-                raise NotFound(f"model {mid} not found in project {project.id}")
+            project_model(session, project, mid)
         project.active_model_id = mid
     if changes.get("auto_segment") is not None:
         project.auto_segment = bool(changes["auto_segment"])
@@ -101,13 +107,20 @@ def get_study(session: Session, project: Project, study_id: str) -> Study:
     return study
 
 
+def _study_by_hash(session: Session, project: Project, sha256: str) -> Study | None:
+    return session.scalar(select(Study).where(Study.project_id == project.id, Study.sha256 == sha256))
+
+
 def add_study(
     session: Session, project: Project, files: list[tuple[str, Path]], sha256: str, size: int, modality: str | None,
     name: str | None = None,
 ) -> tuple[Study, bool]:
-    """Ingest an upload; returns (study, created). Same bytes again -> the existing study.
+    """Ingest an upload; returns (study, created). Same bytes again -> the existing study, and
+    so do the same DICOM instances sent again in any other packaging (a zip, loose files, a PACS
+    import or push): a DICOM study is stored under its series' UID identity
+    (``volumes.IngestedVolume.dicom_identity``), a NIfTI study under the hash of its bytes.
     ``name``: the study's display name (default: from the file name or the DICOM header)."""
-    existing = session.scalar(select(Study).where(Study.project_id == project.id, Study.sha256 == sha256))
+    existing = _study_by_hash(session, project, sha256)
     if existing is not None:
         return existing, False
     # End the read transaction before the long ingestion: on SQLite an open read snapshot
@@ -117,6 +130,11 @@ def add_study(
     work = volumes.scratch_dir(settings.work / "uploads")
     try:
         vol = volumes.ingest_upload(files, work, modality=modality, max_bytes=settings.max_upload_bytes)
+        if vol.dicom_identity is not None:
+            sha256 = vol.dicom_identity
+            existing = _study_by_hash(session, project, sha256)
+            if existing is not None:
+                return existing, False
         study_id = new_id()
         prefix = f"projects/{project.id}/studies/{study_id}"
         store = get_store()
@@ -138,7 +156,7 @@ def add_study(
         except IntegrityError:  # a concurrent upload of the same bytes won the race
             session.rollback()
             store.delete_prefix(prefix)
-            winner = session.scalar(select(Study).where(Study.project_id == project.id, Study.sha256 == sha256))
+            winner = _study_by_hash(session, project, sha256)
             if winner is None:
                 raise
             return winner, False
@@ -177,20 +195,32 @@ def annotation_from_mask(session: Session, project: Project, study: Study, model
         shutil.rmtree(work, ignore_errors=True)
 
 
-def pick_mask(session: Session, project: Project, study: Study, model_id: str | None) -> Mask:
+def project_model(session: Session, project: Project, model_id: str) -> Model:
+    """Model ``model_id`` of ``project``, or a 404."""
+    model = session.get(Model, model_id)
+    if model is None or model.project_id != project.id:
+        raise NotFound(f"model {model_id} not found in project {project.id}")
+    return model
+
+
+def find_mask(session: Session, project: Project, study: Study, model_id: str | None) -> Mask | None:
+    """The mask of ``study`` by model ``model_id`` (checked to be the project's), or by default
+    the active model's, else the newest; None when there is none."""
     q = select(Mask).where(Mask.study_id == study.id)
     if model_id:
-        if session.get(Model, model_id) is None:
-            raise NotFound(f"model {model_id} not found")
-        mask = session.scalar(q.where(Mask.model_id == model_id))
-        if mask is None:
-            raise NotFound(f"model {model_id} has not segmented study {study.id}; run an infer job with it")
-        return mask
+        return session.scalar(q.where(Mask.model_id == project_model(session, project, model_id).id))
     if project.active_model_id:
         mask = session.scalar(q.where(Mask.model_id == project.active_model_id))
         if mask is not None:
             return mask
-    mask = session.scalar(q.order_by(Mask.created_at.desc()))
+    return session.scalar(q.order_by(Mask.created_at.desc()))
+
+
+def pick_mask(session: Session, project: Project, study: Study, model_id: str | None) -> Mask:
+    """:func:`find_mask`, or a 404 that says what to run."""
+    mask = find_mask(session, project, study, model_id)
+    if mask is None and model_id:
+        raise NotFound(f"model {model_id} has not segmented study {study.id}; run an infer job with it")
     if mask is None:
         raise NotFound(
             f"study {study.id} has no mask yet: train a model (POST /api/v1/projects/{project.id}/jobs) "
@@ -212,9 +242,7 @@ def _completed(model: Model, study: Study) -> bool:
 def pick_completion(session: Session, project: Project, study: Study, model_id: str | None) -> Model:
     """The model whose training completed ``study``'s slice annotation (given, else newest)."""
     if model_id:
-        model = session.get(Model, model_id)
-        if model is None or model.project_id != project.id:
-            raise NotFound(f"model {model_id} not found in project {project.id}")
+        model = project_model(session, project, model_id)
         if not _completed(model, study):
             raise NotFound(
                 f"model {model_id} did not complete study {study.id}: only exemplars annotated on "
@@ -256,9 +284,7 @@ def create_job(session: Session, project: Project, kind: str, params: dict[str, 
         model_id = params.get("model_id") or project.active_model_id or newest_model_id(session, project.id)
         if not model_id:
             raise BadInput("the project has no model yet: run a train job first")
-        model = session.get(Model, model_id)
-        if model is None or model.project_id != project.id:
-            raise NotFound(f"model {model_id} not found in project {project.id}")
+        project_model(session, project, model_id)
         study_ids = params.get("study_ids")
         if not study_ids:
             study_ids = [s.id for s in session.scalars(select(Study).where(Study.project_id == project.id))]
@@ -286,8 +312,13 @@ def create_job(session: Session, project: Project, kind: str, params: dict[str, 
             studies.append({"study_instance_uid": study_uid, "series_instance_uid":
                             dicomweb.check_uid(str(series), "series_instance_uid") if series else None})
         clean = {"server": str(server), "studies": studies}
+    elif kind == "evaluate":
+        from store import references
+
+        model_id = params.get("model_id") or project.active_model_id or newest_model_id(session, project.id)
+        clean = references.evaluation_params(session, project, model_id)
     else:
-        raise BadInput(f"kind must be 'train', 'infer' or 'import', got {kind!r}")
+        raise BadInput(f"kind must be 'train', 'infer', 'import' or 'evaluate', got {kind!r}")
     job = Job(project_id=project.id, kind=kind, params=clean, state="queued", model_id=clean.get("model_id"))
     session.add(job)
     session.flush()

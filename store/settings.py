@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("S3_ENDPOINT_URL", "ELSNET_S3_ENDPOINT_URL")
     )
     bootstrap_key: str | None = None
+    # Key material for secrets stored encrypted (webhook signing keys; store/crypto.py). Unset:
+    # a random key kept in $ELSNET_HOME/secret.key. Required with ELSNET_ENV=production.
+    secret_key: SecretStr | None = None
     max_upload_bytes: int = 2 * 1024**3
     work_dir: Path | None = None
     frontend_dir: Path | None = None
@@ -73,6 +76,9 @@ class Settings(BaseSettings):
     # Hosts webhooks may point at, comma-separated shell patterns ("ris.hospital.org,*.lab.local");
     # empty = any host. IT can keep API keys from making the service call arbitrary addresses.
     webhook_allowed_hosts: str = ""
+    # Audit trail retention in days: older events are deleted by the workers' reaper. 0 keeps
+    # them forever (the default; many regulations ask for years: set it to your policy).
+    audit_retention_days: int = Field(default=0, ge=0)
 
     @field_validator("dicomweb_servers", mode="before")
     @classmethod
@@ -105,6 +111,10 @@ class Settings(BaseSettings):
                 raise ValueError("ELSNET_ENV=production needs DATABASE_URL (PostgreSQL), not SQLite")
             if self.broker_url.startswith("filesystem"):
                 raise ValueError("ELSNET_ENV=production needs BROKER_URL (e.g. redis://...)")
+            if self.secret_key is None or len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("ELSNET_ENV=production needs ELSNET_SECRET_KEY, at least 32 random "
+                                 "characters (e.g. `openssl rand -hex 32`): it encrypts the webhook "
+                                 "signing secrets in the database; every API and worker process needs the same")
         return self
 
     @property

@@ -42,6 +42,10 @@ class IngestedVolume:
     spacing: tuple[float, float, float]
     affine: list[list[float]]
     dicom_files: list[Path]
+    #: for a DICOM series, a hash of its Series Instance UID and sorted SOP Instance UIDs: the
+    #: same instances give the same identity however they arrived (zip, loose files, a PACS
+    #: import or push, transcoded or with other file meta); None for NIfTI (hashed by bytes)
+    dicom_identity: str | None = None
 
 
 def sha256_files(paths: list[Path]) -> str:
@@ -168,6 +172,7 @@ def _read_dicom_series(files: list[Path], name: str, out_dir: Path, modality: st
         )
     (uid, series_files), = series.items()
     head = pydicom.dcmread(str(series_files[0]), stop_before_pixels=True)
+    instance_uids = set()
     for f in series_files:
         ds = pydicom.dcmread(str(f), stop_before_pixels=False)
         if "PixelData" not in ds:
@@ -175,6 +180,7 @@ def _read_dicom_series(files: list[Path], name: str, out_dir: Path, modality: st
                 f"DICOM file '{f.name.split('_', 1)[-1]}' has no pixel data; upload the image series, "
                 "not a structured report or presentation state"
             )
+        instance_uids.add(str(getattr(ds, "SOPInstanceUID", "") or ""))
     series_dir = out_dir / "series"
     series_dir.mkdir()
     for f in series_files:
@@ -204,7 +210,33 @@ def _read_dicom_series(files: list[Path], name: str, out_dir: Path, modality: st
         spacing=tuple(float(z) for z in img.header.get_zooms()[:3]),  # type: ignore[arg-type]
         affine=np.asarray(img.affine, dtype=float).tolist(),
         dicom_files=[series_dir / f.name for f in series_files],
+        dicom_identity=dicom_identity(uid, instance_uids),
     )
+
+
+def series_identity(files: list[Path]) -> str | None:
+    """``dicom_identity`` of one series' files from their headers alone (no pixel data read);
+    None when they are not one series with every SOP Instance UID set."""
+    import pydicom
+
+    series, instances = set(), set()
+    for f in files:
+        ds = pydicom.dcmread(str(f), stop_before_pixels=True,
+                             specific_tags=["SeriesInstanceUID", "SOPInstanceUID"])
+        series.add(str(getattr(ds, "SeriesInstanceUID", "") or ""))
+        instances.add(str(getattr(ds, "SOPInstanceUID", "") or ""))
+    if len(series) != 1 or "" in series:
+        return None
+    return dicom_identity(series.pop(), instances)
+
+
+def dicom_identity(series_uid: str, instance_uids: set[str]) -> str | None:
+    """The identity of a DICOM series by its UIDs (see ``IngestedVolume.dicom_identity``);
+    None when an instance lacks its SOP Instance UID (then only the bytes can tell)."""
+    if not instance_uids or "" in instance_uids:
+        return None
+    text = "dicom-series\n" + series_uid + "\n" + "\n".join(sorted(instance_uids))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def ingest_upload(
@@ -229,41 +261,49 @@ def ingest_upload(
 
 
 def validate_annotation(
-    path: Path, study_shape: list[int], study_affine: list[list[float]], label_values: set[int], out: Path
+    path: Path, study_shape: list[int], study_affine: list[list[float]], label_values: set[int], out: Path,
+    *, what: str = "annotation", complete: bool = False,
 ) -> int:
     """Check a label map against its study and write it as uint8 NIfTI to ``out``.
 
+    ``what`` names the label map in error messages; ``complete``: every voxel must be labelled
+    (a reference mask), so 255 ("not annotated") is refused.
     Returns the number of annotated slices (third voxel axis) - slices with any voxel != 255.
     """
-    img = load_nifti(path, "the annotation")
+    img = load_nifti(path, f"the {what}")
     data = np.asanyarray(img.dataobj)
     if tuple(data.shape) != tuple(study_shape):
         raise BadInput(
-            f"annotation shape {tuple(data.shape)} differs from the study's {tuple(study_shape)}; "
+            f"{what} shape {tuple(data.shape)} differs from the study's {tuple(study_shape)}; "
             "the label map must be on the study's own voxel grid"
         )
     aff = np.asarray(study_affine)
     if not np.allclose(img.affine, aff, atol=1e-3 * max(1.0, float(np.abs(aff[:3, :3]).max()))):
         raise BadInput(
-            "annotation geometry (affine) differs from the study's; save the label map with the "
+            f"{what} geometry (affine) differs from the study's; save the label map with the "
             "study's header (same orientation, spacing and origin)"
         )
     if not np.issubdtype(data.dtype, np.integer) and not np.all(np.equal(np.mod(data, 1), 0)):
-        raise BadInput("annotation holds non-integer values; a label map holds integers")
+        raise BadInput(f"{what} holds non-integer values; a label map holds integers")
     values = {int(v) for v in np.unique(data)}
     allowed = set(label_values) | {0, UNANNOTATED}
     bad = sorted(values - allowed)
     if bad:
         raise BadInput(
-            f"annotation holds label values {bad[:10]} that the project does not have; allowed: "
+            f"{what} holds label values {bad[:10]} that the project does not have; allowed: "
             f"0 (background), {sorted(label_values)} (project labels), 255 (not annotated)"
         )
     labels = data.astype(np.uint8)
     annotated = labels != UNANNOTATED
+    if complete and not annotated.all():
+        raise BadInput(
+            f"{what} leaves {int((~annotated).sum())} voxels at 255 (not annotated); a {what} must label "
+            "every voxel: 0 for background or an organ's label value"
+        )
     if not annotated.any():
-        raise BadInput("annotation annotates nothing (every voxel is 255 = not annotated)")
+        raise BadInput(f"{what} annotates nothing (every voxel is 255 = not annotated)")
     if not (set(values) & set(label_values)):
-        raise BadInput("annotation holds no organ label; paint at least one organ of the project")
+        raise BadInput(f"{what} holds no organ label; paint at least one organ of the project")
     annotated_slices = int(annotated.any(axis=(0, 1)).sum())
     save_label_map(labels, aff, out)
     return annotated_slices

@@ -31,6 +31,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from store.crypto import SecretKeyMismatch, seal
 from store.errors import BadInput, NotFound
 from store.models import Job, Mask, Project, Webhook, WebhookDelivery, new_id, utcnow
 from store.settings import get_settings
@@ -81,7 +82,7 @@ def create_webhook(session: Session, project: Project, url: str, events: Sequenc
     """Register ``url`` for ``project``; the returned row carries the new signing secret."""
     hook = Webhook(
         project_id=project.id, url=validate_url(url), events=validate_events(events),
-        secret="whsec_" + secrets.token_hex(24),
+        secret_stored=seal("whsec_" + secrets.token_hex(24)),
     )
     session.add(hook)
     session.flush()
@@ -226,6 +227,7 @@ class _Claim:
     url: str
     secret: str
     disabled: bool
+    problem: str | None = None  # why it cannot be sent (e.g. its secret does not decrypt)
 
 
 def _claim_one(session_factory: Callable[[], Session], now: datetime, lease_s: float) -> _Claim | None:
@@ -258,9 +260,13 @@ def _claim_one(session_factory: Callable[[], Session], now: datetime, lease_s: f
         hook = s.get(Webhook, claimed.webhook_id)
         if hook is None:  # deleted meanwhile: its deliveries go with it
             return None
+        try:
+            secret, problem = hook.secret, None
+        except SecretKeyMismatch as exc:  # recorded on the delivery (retried: the key may be fixed)
+            secret, problem = "", str(exc)
         return _Claim(
             id=claimed.id, attempt=claimed.attempts, event=claimed.event, payload=claimed.payload,
-            url=hook.url, secret=hook.secret, disabled=hook.disabled_at is not None,
+            url=hook.url, secret=secret, disabled=hook.disabled_at is not None, problem=problem,
         )
 
 
@@ -268,6 +274,8 @@ def _send(http_client: httpx.Client, c: _Claim, now: datetime, timeout_s: float)
     """POST one delivery; (status code or None, error text or None when delivered)."""
     if c.disabled:
         return None, "webhook disabled; not sent"
+    if c.problem is not None:
+        return None, c.problem
     body = encode_body(c.payload)
     headers = delivery_headers(c.secret, c.event, c.id, body, int(now.timestamp()))
     try:

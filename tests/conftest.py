@@ -22,7 +22,12 @@ REDIS_URL = os.environ.get("ELSNET_TEST_REDIS", "redis://127.0.0.1:6379")
 
 SERVICE_ENV = ("DATABASE_URL", "BROKER_URL", "STORAGE_URL", "ELSNET_HOME", "ELSNET_BOOTSTRAP_KEY",
                "ELSNET_MAX_UPLOAD_BYTES", "ELSNET_HEARTBEAT_TIMEOUT_S", "ELSNET_REAPER_INTERVAL_S",
-               "ELSNET_HEARTBEAT_INTERVAL_S", "ELSNET_ENV", "ELSNET_WORK_DIR")
+               "ELSNET_HEARTBEAT_INTERVAL_S", "ELSNET_ENV", "ELSNET_WORK_DIR", "ELSNET_SECRET_KEY")
+# one secret key for every test home: the session's PostgreSQL database outlives each test's
+# home, and its webhook secrets must decrypt in all of them (store/crypto.py; tests/store/test_crypto.py
+# covers the key file a home gets without it)
+TEST_SECRET_KEY = "elsnet-tests-" + "k" * 40
+os.environ.setdefault("ELSNET_SECRET_KEY", TEST_SECRET_KEY)  # tests that use no configure() too
 
 
 def free_port() -> int:
@@ -70,7 +75,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, home: Path, **env: str) -> dict[s
 
     for k in SERVICE_ENV:
         monkeypatch.delenv(k, raising=False)
-    values = {"ELSNET_HOME": str(home), "ELSNET_ENV": "test", **env}
+    values = {"ELSNET_HOME": str(home), "ELSNET_ENV": "test", "ELSNET_SECRET_KEY": TEST_SECRET_KEY, **env}
     for k, v in values.items():
         monkeypatch.setenv(k, v)
     reset_caches()

@@ -9,12 +9,13 @@ import socket
 import tarfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from store import services
+from store import references, services
 from store.db import session_scope
 from store.errors import NotFound
 from store.jobs import TERMINAL, add_event, claim
@@ -25,6 +26,9 @@ from store.storage import get_store
 from store.volumes import save_label_map
 from store.webhooks import job_finished
 from worker.progress import JobReporter
+
+if TYPE_CHECKING:
+    from elsnet_core import Predictor
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +63,8 @@ def run_job(job_id: str, attempt: int) -> None:
                 _train(job_id, work, reporter)
             elif kind == "import":
                 _import(job_id, reporter)
+            elif kind == "evaluate":
+                _evaluate(job_id, work, reporter)
             else:
                 _infer(job_id, work, reporter)
         if not _finish(job_id, "succeeded", owner=(me, attempt)):
@@ -225,8 +231,31 @@ def _train(job_id: str, work: Path, reporter: JobReporter) -> None:
             )
         )
         job.model_id = model_id
-    reporter.span = (0.9, 1.0)
+        # a model exists now: measure it on the reference masks in the same job, when there are any
+        evaluate = bool(references.reference_studies(s, job.project_id))
+    reporter.span = (0.9, 0.97 if evaluate else 1.0)
     _segment(job_id, model_id, model_dir, [st.id for st in studies], work, reporter)
+    if evaluate:
+        reporter.span = (0.97, 1.0)
+        _evaluate_after_training(job_id, model_id, model_dir, work, reporter)
+
+
+def _evaluate_after_training(job_id: str, model_id: str, model_dir: Path, work: Path, reporter: JobReporter) -> None:
+    """The new model is registered and has segmented the cohort: an evaluation that fails as a
+    whole must not undo that (nor, with a retry, train again). Its error is kept in the job's
+    metrics; an ``evaluate`` job can run it again."""
+    from elsnet_core.errors import Cancelled
+
+    try:
+        _evaluate_model(job_id, model_id, model_dir, work, reporter)
+    except Cancelled:
+        raise
+    except Exception as exc:
+        log.exception("job %s: evaluating the new model %s failed", job_id, model_id)
+        with session_scope() as s:
+            job = s.get(Job, job_id)
+            if job is not None:
+                job.metrics = {**(job.metrics or {}), "evaluation_error": f"{exc.__class__.__name__}: {exc}"}
 
 
 def _store_completions(model_id: str, labels: dict, exemplars: list[Study], inputs: Path) -> list[str]:
@@ -273,42 +302,55 @@ def _segment(job_id: str, model_id: str, model_dir: Path, study_ids: list[str], 
     from elsnet_core.errors import Cancelled
 
     predictor = Predictor.load(model_dir, device=get_settings().device)
-    store = get_store()
     t0 = time.monotonic()
     for i, sid in enumerate(study_ids):
         if reporter.should_stop():
             raise Cancelled("cancelled during segmentation")
-        with session_scope() as s:
-            study = s.get(Study, sid)
-            if study is None:
-                continue
-            shape, affine, vkey = list(study.shape), np.asarray(study.affine), study.volume_key
-        img = work / "segment" / f"{sid}.nii.gz"
-        store.get_to_path(vkey, img)
-        pred = predictor.predict_file(img)
-        if tuple(pred.labels.shape) != tuple(shape):
-            raise RuntimeError(f"prediction shape {pred.labels.shape} != study shape {shape}")
-        out = work / "segment" / f"{sid}_mask.nii.gz"
-        save_label_map(pred.labels, affine, out)
-        key = f"masks/{sid}/{model_id}.nii.gz"
-        store.put_file(key, out)
-        with session_scope() as s:
-            existing = s.scalar(select(Mask).where(Mask.study_id == sid, Mask.model_id == model_id))
-            if existing is None:
-                s.add(
-                    Mask(
-                        study_id=sid, model_id=model_id, job_id=job_id, key=key,
-                        confidence=float(pred.confidence),
-                        class_volumes_ml={str(k): float(v) for k, v in pred.class_volumes_ml.items()},
-                    )
-                )
+        confidence = _segment_study(predictor, job_id, model_id, sid, work)
+        if confidence is None:
+            continue
         done = (i + 1) / len(study_ids)
         elapsed = time.monotonic() - t0
         reporter.report(
             "segment", done, eta_s=elapsed / done * (1 - done),
-            metrics={"confidence": float(pred.confidence)}, message=f"segmented {i + 1}/{len(study_ids)}",
+            metrics={"confidence": confidence}, message=f"segmented {i + 1}/{len(study_ids)}",
             force=True,
         )
+
+
+def _segment_study(predictor: Predictor, job_id: str, model_id: str, sid: str, work: Path) -> float | None:
+    """Segment one study with a loaded model and store its mask (one per study and model); the
+    mask's confidence, or None when the study no longer exists."""
+    store = get_store()
+    with session_scope() as s:
+        study = s.get(Study, sid)
+        if study is None:
+            return None
+        shape, affine, vkey = list(study.shape), np.asarray(study.affine), study.volume_key
+    img = work / "segment" / f"{sid}.nii.gz"
+    store.get_to_path(vkey, img)
+    pred = predictor.predict_file(img)
+    if tuple(pred.labels.shape) != tuple(shape):
+        raise RuntimeError(f"prediction shape {pred.labels.shape} != study shape {shape}")
+    out = work / "segment" / f"{sid}_mask.nii.gz"
+    save_label_map(pred.labels, affine, out)
+    key = mask_key(sid, model_id)
+    store.put_file(key, out)
+    with session_scope() as s:
+        existing = s.scalar(select(Mask).where(Mask.study_id == sid, Mask.model_id == model_id))
+        if existing is None:
+            s.add(
+                Mask(
+                    study_id=sid, model_id=model_id, job_id=job_id, key=key,
+                    confidence=float(pred.confidence),
+                    class_volumes_ml={str(k): float(v) for k, v in pred.class_volumes_ml.items()},
+                )
+            )
+    return float(pred.confidence)
+
+
+def mask_key(study_id: str, model_id: str) -> str:
+    return f"masks/{study_id}/{model_id}.nii.gz"
 
 
 def _infer(job_id: str, work: Path, reporter: JobReporter) -> None:
@@ -323,6 +365,107 @@ def _infer(job_id: str, work: Path, reporter: JobReporter) -> None:
         raise UserError("no model to segment with: train one first")
     model_dir = _model_dir(model_id, work)
     _segment(job_id, model_id, model_dir, study_ids, work, reporter)
+
+
+def _evaluate(job_id: str, work: Path, reporter: JobReporter) -> None:
+    """An ``evaluate`` job: measure one model on the project's reference masks."""
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        model_id = job.params.get("model_id") or job.model_id
+        job.model_id = model_id
+        add_event(s, job, stage="evaluate", progress=0.0, message="finding the studies with a reference mask")
+    if not model_id:
+        raise UserError("no model to evaluate: train one first")
+    evaluation = _evaluate_model(job_id, model_id, None, work, reporter)
+    if evaluation["n_studies"] == 0 and evaluation["failed"]:
+        first = evaluation["failed"][0]
+        raise UserError(f"none of the {len(evaluation['failed'])} studies with a reference mask could be scored "
+                        f"(see GET /api/v1/models/{model_id}/evaluation); first: {first['name']}: {first['reason']}")
+
+
+def _evaluate_model(job_id: str, model_id: str, model_dir: Path | None, work: Path, reporter: JobReporter) -> dict:
+    """Score ``model_id``'s mask of every study with a reference mask that the model was not
+    trained on (segmenting a study first where the model has no mask of it), store the
+    evaluation with the model and return it. A study that cannot be scored (an unreadable
+    reference, a failed segmentation) is recorded with its reason; the others go on.
+    ``model_dir``: the unpacked model when the caller has it (else downloaded if needed)."""
+    from elsnet_core import Predictor
+    from elsnet_core.errors import Cancelled
+    from store.volumes import load_nifti
+    from worker import evaluation
+
+    with session_scope() as s:
+        model = s.get(Model, model_id)
+        if model is None:
+            raise NotFound(f"model {model_id} not found")
+        project = s.get(Project, model.project_id)
+        assert project is not None
+        labels = {int(k): v for k, v in project.labels.items()}
+        todo, excluded = [], []
+        for st in references.reference_studies(s, project.id):
+            reason = references.exclusion_reason(model, st)
+            if reason:
+                excluded.append({"study_id": st.id, "name": st.name, "reason": reason})
+            else:
+                todo.append((st.id, st.name, str(st.reference_key), list(st.spacing),
+                             st.reference_at.isoformat() if st.reference_at else None))
+        masks = dict(s.execute(select(Mask.study_id, Mask.key).where(
+            Mask.model_id == model_id, Mask.study_id.in_([t[0] for t in todo]))).all())
+    reporter.report("evaluate", 0.0, message=f"measuring the model on {len(todo)} studies with a reference mask"
+                    + (f" ({len(excluded)} excluded)" if excluded else ""), force=True)
+    predictor = None
+    cases, studies, failed = [], [], []
+    store = get_store()
+    folder = work / "evaluate"
+    t0 = time.monotonic()
+    for i, (sid, name, ref_key, spacing, ref_at) in enumerate(todo):
+        if reporter.should_stop():
+            raise Cancelled("cancelled during evaluation")
+        try:
+            key = masks.get(sid)
+            if key is None:  # the model has not segmented this study yet: do it now (kept as its mask)
+                if predictor is None:
+                    unpacked = model_dir or _model_dir(model_id, work)
+                    predictor = Predictor.load(unpacked, device=get_settings().device)
+                if _segment_study(predictor, job_id, model_id, sid, work) is None:
+                    raise NotFound("the study was deleted during the evaluation")
+                key = mask_key(sid, model_id)
+            pred = load_nifti(store.get_to_path(key, folder / f"{sid}_mask.nii.gz"), "the model's mask")
+            ref = load_nifti(store.get_to_path(ref_key, folder / f"{sid}_reference.nii.gz"), "the reference mask")
+            scores = evaluation.score_study(np.asanyarray(pred.dataobj), np.asanyarray(ref.dataobj), spacing,
+                                            sorted(labels), study_id=sid)
+        except (Cancelled, *TRANSIENT):
+            raise
+        except Exception as exc:  # this study cannot be scored: say why and go on with the others
+            log.warning("job %s: study %s not evaluated", job_id, sid, exc_info=True)
+            reason = getattr(exc, "detail", None) or f"{exc.__class__.__name__}: {exc}"
+            failed.append({"study_id": sid, "name": name, "reason": str(reason)})
+        else:
+            cases.append(scores)
+            studies.append(evaluation.study_record(scores, name, ref_at))
+        done = (i + 1) / len(todo)
+        elapsed = time.monotonic() - t0
+        outcome = "could not be scored" if failed and failed[-1]["study_id"] == sid else "scored"
+        reporter.report("evaluate", done, eta_s=elapsed / done * (1 - done), force=True,
+                        message=f"{i + 1}/{len(todo)}: {name} {outcome}")
+    doc = evaluation.evaluation_document(model_id=model_id, job_id=job_id, labels=labels, cases=cases,
+                                         studies=studies, failed=failed, excluded=excluded, at=utcnow())
+    with session_scope() as s:
+        model = s.get(Model, model_id)
+        if model is None:
+            raise NotFound(f"model {model_id} was deleted during its evaluation")
+        model.evaluation = doc
+    metrics = {"evaluation_n_studies": doc["n_studies"]}
+    if doc["mean_dice"] is not None:
+        metrics["evaluation_mean_dice"] = doc["mean_dice"]
+    if doc["mean_dice"] is not None:
+        message = f"mean Dice {doc['mean_dice']:.3f} over {doc['n_studies']} studies"
+    else:
+        message = f"no study scored ({len(failed)} could not be, {len(excluded)} excluded)"
+    reporter.report("evaluate", 1.0, metrics=metrics, force=True, message=message)
+    shutil.rmtree(folder, ignore_errors=True)
+    return doc
 
 
 def _import(job_id: str, reporter: JobReporter) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api import idempotency
-from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
+from api.deps import CurrentKey, IdempotencyKey, JobDep, ProjectDep, SessionDep
 from api.schemas import JobCreate, JobEventPublic, JobEventsPublic, JobPublic, JobsPublic
 from store import services
 from store.db import get_sessionmaker
@@ -53,21 +53,20 @@ def list_jobs(project: ProjectDep, session: SessionDep) -> JobsPublic:
 
 
 @router.get("/api/v1/jobs/{job_id}", response_model=JobPublic)
-def read_job(job_id: str, session: SessionDep, _key: CurrentKey) -> JobPublic:
-    return job_public(services.get_job(session, job_id))
+def read_job(job: JobDep) -> JobPublic:
+    return job_public(job)
 
 
 @router.post("/api/v1/jobs/{job_id}/cancel", status_code=202, response_model=JobPublic)
-def cancel_job(job_id: str, session: SessionDep, _key: CurrentKey) -> JobPublic:
-    job = services.cancel_job(session, services.get_job(session, job_id))
+def cancel_job(job: JobDep, session: SessionDep) -> JobPublic:
+    job = services.cancel_job(session, job)
     session.commit()
     return job_public(job)
 
 
 @router.get("/api/v1/jobs/{job_id}/metrics", response_model=JobEventsPublic)
-def job_metrics(job_id: str, session: SessionDep, _key: CurrentKey) -> JobEventsPublic:
-    services.get_job(session, job_id)
-    events = session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.seq)).all()
+def job_metrics(job: JobDep, session: SessionDep) -> JobEventsPublic:
+    events = session.scalars(select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.seq)).all()
     return JobEventsPublic(data=[JobEventPublic.model_validate(e) for e in events], count=len(events))
 
 
@@ -82,9 +81,9 @@ def _poll(job_id: str, after: int) -> tuple[list[dict], str, JobPublic]:
 
 
 @router.get("/api/v1/jobs/{job_id}/events", response_class=StreamingResponse)
-async def job_events(job_id: str, request: Request, _key: CurrentKey) -> StreamingResponse:
+async def job_events(job: JobDep, request: Request) -> StreamingResponse:
     """Server-Sent Events: one ``data:`` line per progress event; ends when the job ends."""
-    await run_in_threadpool(_poll, job_id, 0)  # 404 before the stream starts
+    job_id = job.id  # found and in the key's scope (else 404 before the stream starts)
 
     async def stream() -> AsyncIterator[str]:
         last = 0

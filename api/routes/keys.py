@@ -1,4 +1,5 @@
-"""API keys over HTTP, for admin keys only: create (the value is shown once), list, revoke."""
+"""API keys over HTTP, for admin keys only: create (the value is shown once; a role and an optional
+project scope), list, revoke."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 def create_key(body: ApiKeyCreate, session: SessionDep, _admin: AdminKey, response: Response) -> ApiKeyCreated:
     # no Idempotency-Key here: a replayed response would have to store the plain key
-    key, plain = auth.issue_key(session, body.name, is_admin=body.is_admin)
+    key, plain = auth.issue_key(session, body.name, role=body.granted_role, project_ids=body.project_ids)
     session.commit()
     response.headers["Cache-Control"] = "no-store"
     return ApiKeyCreated(**ApiKeyPublic.model_validate(key).model_dump(), key=plain)

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
 
 from api import idempotency
-from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
+from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep, UnscopedKey
 from api.schemas import ProjectCreate, ProjectPublic, ProjectsPublic, ProjectUpdate
-from store import services
+from store import auth, services
 from store.models import Project
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
@@ -20,7 +19,7 @@ def project_public(session, project: Project) -> ProjectPublic:
 
 
 @router.post("", status_code=201, response_model=ProjectPublic)
-def create_project(body: ProjectCreate, session: SessionDep, key: CurrentKey, request: Request, idem: IdempotencyKey = None) -> JSONResponse:
+def create_project(body: ProjectCreate, session: SessionDep, key: UnscopedKey, request: Request, idem: IdempotencyKey = None) -> JSONResponse:
     def produce():
         project = services.create_project(session, body.name, body.labels, body.colors, body.auto_segment)
         return 201, project_public(session, project)
@@ -30,8 +29,8 @@ def create_project(body: ProjectCreate, session: SessionDep, key: CurrentKey, re
 
 
 @router.get("", response_model=ProjectsPublic)
-def list_projects(session: SessionDep, _key: CurrentKey) -> ProjectsPublic:
-    projects = session.scalars(select(Project).order_by(Project.created_at.desc())).all()
+def list_projects(session: SessionDep, key: CurrentKey) -> ProjectsPublic:
+    projects = services.list_projects(session, only=auth.scope_of(key))
     return ProjectsPublic(data=[project_public(session, p) for p in projects], count=len(projects))
 
 

@@ -13,7 +13,7 @@ from starlette.background import BackgroundTask
 from api import idempotency
 from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
 from api.schemas import MaskInfo, StudiesPublic, StudyPublic
-from store import render, services, volumes
+from store import references, render, services, volumes
 from store.errors import BadInput, PayloadTooLarge
 from store.models import Study
 from store.settings import get_settings
@@ -23,8 +23,9 @@ router = APIRouter(prefix="/api/v1/projects/{project_id}/studies", tags=["studie
 
 
 def study_public(session, study: Study) -> StudyPublic:
-    fields = {f: getattr(study, f) for f in StudyPublic.model_fields if f not in ("is_exemplar", "mask")}
-    out = StudyPublic.model_validate({**fields, "is_exemplar": study.annotation_key is not None})
+    fields = {f: getattr(study, f) for f in StudyPublic.model_fields if f not in ("is_exemplar", "has_reference", "mask")}
+    out = StudyPublic.model_validate({**fields, "is_exemplar": study.annotation_key is not None,
+                                      "has_reference": study.reference_key is not None})
     mask = services.latest_mask(session, study)
     if mask is not None:
         out.mask = MaskInfo(model_id=mask.model_id, confidence=mask.confidence, created_at=mask.created_at)
@@ -156,6 +157,49 @@ def delete_annotation(project: ProjectDep, study_id: str, session: SessionDep) -
     study.annotation_key = None
     study.annotated_slices = None
     study.annotated_at = None
+    session.commit()
+    return Response(status_code=204)
+
+
+def _spool_label_map(file: UploadFile, tmp: Path, what: str) -> Path:
+    files, _, _ = _spool([file], tmp, get_settings().max_upload_bytes)
+    name, path = files[0]
+    if not (name.lower().endswith(".nii") or name.lower().endswith(".nii.gz")):
+        raise BadInput(f"{what} '{name}' must be a NIfTI file (.nii or .nii.gz)")
+    return path
+
+
+@router.put("/{study_id}/reference", response_model=StudyPublic)
+def put_reference(
+    project: ProjectDep,
+    study_id: str,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="an expert's complete NIfTI label map on the study grid: "
+                                                 "0 background, project labels (255 is refused)")],
+) -> StudyPublic:
+    """Store a reference mask: never used for training, only to measure models (evaluate jobs).
+    A refused upload leaves the previous reference in place."""
+    study = services.get_study(session, project, study_id)
+    tmp = volumes.scratch_dir(get_settings().work / "uploads")
+    try:
+        references.set_reference(session, project, study, _spool_label_map(file, tmp, "reference mask"))
+        session.commit()
+        return study_public(session, study)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@router.get("/{study_id}/reference", response_class=FileResponse)
+def get_reference(project: ProjectDep, study_id: str, session: SessionDep) -> FileResponse:
+    study = services.get_study(session, project, study_id)
+    return _object_response(references.require_reference(study), f"{study.name}_reference.nii.gz")
+
+
+@router.delete("/{study_id}/reference", status_code=204)
+def delete_reference(project: ProjectDep, study_id: str, session: SessionDep) -> Response:
+    study = services.get_study(session, project, study_id)
+    references.require_reference(study)
+    references.clear_reference(study)
     session.commit()
     return Response(status_code=204)
 

@@ -1,12 +1,14 @@
-// Projects page: the "API keys" card (docs/API.md, API keys), for admin keys only: list, create
-// (the key is shown once), revoke. A key that is not admin gets 403 from GET /api/v1/keys: the
-// card then stays hidden. What the card says is in integrationtext.js (pure, unit-tested).
+// Projects page: the "API keys" card (docs/API.md, API keys), for admin keys only: list (role and
+// projects of each key), create (a role, optionally limited to projects; the key is shown once),
+// revoke. A key that is not admin gets 403 from GET /api/v1/keys: the card then stays hidden.
+// What the card says is in integrationtext.js (pure, unit-tested).
 
 import * as api from './api.js'
 import { $, h, showMessage, showError, guarded, fmtDate, showOnce, clearOnce } from './ui.js'
-import { keyInUse, keyState, revokeQuestion } from './integrationtext.js'
+import { ROLES, keyInUse, keyRequest, keyRole, keyScopeText, keyState, revokeQuestion } from './integrationtext.js'
 
 let keys = []
+let projects = [] // to name the projects of scoped keys and offer them in the form
 let shownKeyId = null // the key whose value the card shows (once)
 
 /** Show the card with the keys when the page's key is an admin key; hide it otherwise. */
@@ -14,9 +16,9 @@ export async function refreshKeys() {
   const card = $('#keys-card')
   if (!api.getKey()) return hideKeys()
   const asked = api.getKey()
-  let res
+  let res, listed
   try {
-    res = await api.get('/api/v1/keys')
+    ;[res, listed] = await Promise.all([api.get('/api/v1/keys'), api.get('/api/v1/projects')])
   } catch (e) {
     if (api.getKey() !== asked) return
     hideKeys()
@@ -26,13 +28,16 @@ export async function refreshKeys() {
   }
   if (api.getKey() !== asked) return // the key changed meanwhile
   keys = res.data
+  projects = listed.data
   renderKeys()
+  renderProjectChoices()
   card.hidden = false
 }
 
 /** Hide the card and anything it showed (the key was forgotten or changed). */
 export function hideKeys() {
   keys = []
+  projects = []
   shownKeyId = null
   $('#keys-card').hidden = true
   $('#keys-table tbody').replaceChildren()
@@ -47,7 +52,8 @@ function renderKeys() {
       return h('tr', { dataset: { keyId: k.id }, class: st.active ? '' : 'revoked' },
         h('td', {}, k.name, k.id === mine ? h('span', { class: 'badge in-use', title: 'the key this page sends' }, 'this page') : ''),
         h('td', { class: 'mono' }, `${k.prefix}…`),
-        h('td', {}, k.is_admin ? h('span', { class: 'badge warn' }, 'admin') : h('span', { class: 'muted' }, 'no')),
+        h('td', {}, h('span', { class: `badge key-role ${keyRole(k) === 'admin' ? 'warn' : ''}` }, keyRole(k))),
+        h('td', { class: 'key-scope' }, keyScopeText(k, projects)),
         h('td', {}, fmtDate(k.created_at)),
         h('td', {}, h('span', { class: `badge key-state ${st.level}` }, st.text)),
         h('td', { class: 'actions' }, st.active ? h('button', { class: 'revoke-key danger', onclick: () => revokeKey(k, k.id === mine) }, 'Revoke') : ''),
@@ -55,6 +61,17 @@ function renderKeys() {
     }),
   )
 }
+
+function renderProjectChoices() {
+  const select = $('#new-key-projects')
+  const chosen = new Set([...select.selectedOptions].map((o) => o.value))
+  select.replaceChildren(...projects.map((p) => h('option', { value: p.id }, p.name)))
+  for (const o of select.options) o.selected = chosen.has(o.value) // a choice being made survives a refresh
+}
+
+$('#new-key-role').replaceChildren(
+  ...ROLES.map((r) => h('option', { value: r.value, selected: r.value === 'editor' }, r.text)),
+)
 
 async function revokeKey(k, inUse) {
   if (!confirm(revokeQuestion(k, inUse))) return
@@ -76,9 +93,9 @@ async function revokeKey(k, inUse) {
 
 $('#key-create-form').addEventListener('submit', async (ev) => {
   ev.preventDefault()
-  const name = $('#new-key-name').value.trim()
-  if (!name) return showMessage('Give the key a name: who or what will use it.', 'error')
-  const body = { name, is_admin: $('#new-key-admin').checked }
+  const projectIds = [...$('#new-key-projects').selectedOptions].map((o) => o.value)
+  const body = keyRequest($('#new-key-name').value, $('#new-key-role').value, projectIds)
+  if (body.problem) return showMessage(body.problem, 'error')
   const button = $('#new-key-create')
   button.disabled = true
   const k = await guarded('Creating the API key', () => api.post('/api/v1/keys', body)).finally(() => (button.disabled = false))
@@ -86,7 +103,7 @@ $('#key-create-form').addEventListener('submit', async (ev) => {
   $('#key-create-form').reset()
   shownKeyId = k.id
   showOnce($('#key-created'), {
-    title: `API key “${k.name}”${k.is_admin ? ' (admin)' : ''}`,
+    title: `API key “${k.name}” (${keyRole(k)}, ${keyScopeText(k, projects)})`,
     value: k.key,
     note: 'Give it to whoever uses it (sent as Authorization: Bearer <key>). The service keeps only its hash; ' +
       'a lost key cannot be recovered: revoke it and create a new one.',

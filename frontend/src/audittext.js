@@ -4,7 +4,7 @@
 export const AUDIT_ACTIONS = [
   'project.create', 'project.update', 'project.delete', 'study.upload', 'study.import_pacs', 'study.receive_pacs',
   'study.download', 'study.delete', 'annotation.save', 'annotation.from_mask', 'annotation.delete',
-  'annotation.download', 'mask.download', 'mask.send_pacs', 'completion.download', 'job.create', 'job.cancel',
+  'annotation.download', 'reference.save', 'reference.delete', 'reference.download', 'mask.download', 'mask.send_pacs', 'completion.download', 'job.create', 'job.cancel',
   'model.download', 'webhook.create', 'webhook.delete', 'key.create', 'key.revoke', 'pacs.search', 'request',
 ]
 

@@ -5,6 +5,7 @@ import { $, h, P, state, showMessage, guarded, short, fmtBytes } from './ui.js'
 import { openStudy, closeViewerStudy } from './studyview.js'
 import { confidenceBadge, confidenceMedians } from './guidance.js'
 import { pacsServers, sendMaskToPacs } from './pacs.js'
+import { referenceBadge } from './evaluation.js'
 
 // ---------------------------------------------------------------- upload
 export const dz = $('#dropzone')
@@ -95,6 +96,23 @@ export async function refreshStudies() {
 }
 $('#refresh-studies').addEventListener('click', () => refreshStudies())
 
+/** The cohort's results in one download: all masks zipped (with volumes.csv), or the CSV alone. */
+export async function exportCohort(what) {
+  const p = state.project
+  if (!p) return
+  const path = { nifti: 'masks.zip', seg: 'masks.zip?format=dicom-seg', csv: 'volumes.csv' }[what]
+  const label = what === 'csv' ? 'the organ volumes' : 'every mask of the cohort (this can take a while)'
+  showMessage(`Preparing ${label}…`)
+  await guarded(`Downloading ${label}`, async () => {
+    const { blob, filename } = await api.getBlob(`${P(p.id)}/${path}`)
+    api.saveBlob(blob, filename ?? (what === 'csv' ? `${p.name}_volumes.csv` : `${p.name}_masks.zip`))
+    showMessage(`Downloaded ${filename ?? path}.`, 'ok')
+  })
+}
+$('#export-masks').addEventListener('click', () => exportCohort('nifti'))
+$('#export-seg').addEventListener('click', () => exportCohort('seg'))
+$('#export-volumes').addEventListener('click', () => exportCohort('csv'))
+
 export function renderStudies() {
   const tbody = $('#studies-table tbody')
   const medians = confidenceMedians(state.studies)
@@ -110,7 +128,8 @@ export function renderStudies() {
         h('td', {}, img),
         h('td', {}, h('strong', {}, s.name), h('div', { class: 'muted' }, `${s.modality ?? ''} · ${fmtBytes(s.size_bytes ?? 0)}`)),
         h('td', { class: 'muted' }, s.shape ? s.shape.join('×') : '', h('br'), s.spacing ? `${s.spacing.map((v) => (+v).toFixed(2)).join('×')} mm` : ''),
-        h('td', {}, s.is_exemplar ? h('span', { class: 'badge ok' }, `exemplar · ${s.annotated_slices ?? '?'} slice${s.annotated_slices === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, '—')),
+        h('td', {}, s.is_exemplar ? h('span', { class: 'badge ok' }, `exemplar · ${s.annotated_slices ?? '?'} slice${s.annotated_slices === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, '—'),
+          refBadge(s)),
         h('td', {}, s.mask ? h('span', { title: s.mask.model_id }, short(s.mask.model_id)) : h('span', { class: 'muted' }, 'not segmented')),
         h('td', {}, confBadge),
         h('td', { class: 'actions' },
@@ -120,12 +139,55 @@ export function renderStudies() {
           s.mask && h('button', { class: 'dl-nifti ghost', onclick: () => downloadMask(s, 'nifti') }, 'NIfTI'), ' ',
           s.mask && h('button', { class: 'dl-seg ghost', onclick: () => downloadMask(s, 'dicom-seg') }, 'DICOM SEG'), ' ',
           s.mask && pacsServers().length > 0 && h('button', { class: 'to-pacs ghost', title: `store the mask as DICOM SEG on ${pacsServers()[0]}`, onclick: () => sendMaskToPacs(s) }, 'Send to PACS'), ' ',
+          referencePicker(s), ' ',
+          s.has_reference && h('button', { class: 'delete-reference ghost', onclick: () => deleteReference(s) }, 'Remove reference'), ' ',
           h('button', { class: 'delete-study danger', onclick: () => deleteStudy(s) }, 'Delete'),
         ),
       )
     }),
   )
   $('#studies-empty').hidden = state.studies.length > 0
+}
+
+function refBadge(s) {
+  const b = referenceBadge(s)
+  return b ? [' ', h('span', { class: 'badge reference', title: b.title }, b.text)] : ''
+}
+
+// ---------------------------------------------------------------- reference masks
+/** "Upload reference…": a file picker for an expert's complete label map of the study. */
+function referencePicker(s) {
+  const input = h('input', { type: 'file', class: 'reference-file', accept: '.nii,.gz', hidden: true })
+  input.addEventListener('change', (e) => {
+    const file = e.target.files?.[0]
+    e.target.value = ''
+    if (file) uploadReference(s, file)
+  })
+  return h('label', {
+    class: 'linklike reference-upload',
+    title: 'An expert’s complete NIfTI label map of this study (on its grid; 0 = background, every voxel labelled). '
+      + 'Never used for training: models are measured on it (Models tab).',
+  }, s.has_reference ? 'Replace reference…' : 'Upload reference…', input)
+}
+
+export async function uploadReference(s, file) {
+  const pid = state.project.id
+  const form = new FormData()
+  form.append('file', file, file.name)
+  // a refused file (not complete, another grid) leaves the stored reference as it was; the message says why
+  const study = await guarded(`Reference mask of ${s.name}`, () => api.uploadForm('PUT', `${P(pid)}/studies/${s.id}/reference`, form).promise)
+  if (!study) return
+  showMessage(study.is_exemplar
+    ? `Reference mask of “${s.name}” stored. It is an exemplar: models trained on it are not measured on it.`
+    : `Reference mask of “${s.name}” stored: evaluate a model on it in the Models tab.`, 'ok')
+  if (state.project?.id === pid) refreshStudies()
+}
+
+export async function deleteReference(s) {
+  if (!confirm(`Remove the reference mask of “${s.name}”? Models are no longer measured on this study.`)) return
+  const pid = state.project.id
+  const done = await guarded(`Removing the reference mask of ${s.name}`, () => api.del(`${P(pid)}/studies/${s.id}/reference`).then(() => true))
+  if (done && state.project?.id === pid) refreshStudies()
 }
 
 export async function loadThumb(s, img) {

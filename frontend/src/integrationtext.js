@@ -88,9 +88,45 @@ export function keyInUse(keys, plain) {
   return hits.length === 1 ? hits[0].id : null
 }
 
+/** The roles a key can have, least power first (docs/API.md, "API keys"), with what each may do. */
+export const ROLES = [
+  { value: 'reader', text: 'reader: reads and downloads only' },
+  { value: 'editor', text: 'editor: also changes and deletes projects and their data' },
+  { value: 'admin', text: 'admin: also manages API keys and reads the audit trail' },
+]
+
+/** A key's role; a service from before roles only says is_admin (admin, else a plain key = editor). */
+export function keyRole(k) {
+  return k?.role ?? (k?.is_admin ? 'admin' : 'editor')
+}
+
+/**
+ * The projects a key reaches, in words: 'all projects', or the names of its projects (by id from
+ * `projects`, the page's project list); a project deleted since is named by its id's start.
+ */
+export function keyScopeText(k, projects) {
+  const ids = k?.project_ids ?? []
+  if (!ids.length) return 'all projects'
+  const names = new Map((projects ?? []).map((p) => [p.id, p.name]))
+  return ids.map((id) => names.get(id) ?? `deleted project ${String(id).slice(0, 8)}`).join(', ')
+}
+
+/**
+ * The body of POST /api/v1/keys for the form: {name, role, project_ids?}, or {problem} when it
+ * cannot be granted (the service checks again and has the last word).
+ */
+export function keyRequest(name, role, projectIds) {
+  const ids = [...new Set((projectIds ?? []).filter(Boolean))]
+  if (!String(name ?? '').trim()) return { problem: 'Give the key a name: who or what will use it.' }
+  if (role === 'admin' && ids.length) {
+    return { problem: 'An admin key cannot be limited to projects (it manages every key): choose editor or reader, or no project.' }
+  }
+  return ids.length ? { name: name.trim(), role, project_ids: ids } : { name: name.trim(), role }
+}
+
 /** The question asked before revoking a key. */
 export function revokeQuestion(k, inUse) {
-  const who = `API key “${k.name}” (${k.prefix}…${k.is_admin ? ', admin' : ''})`
+  const who = `API key “${k.name}” (${k.prefix}…, ${keyRole(k)})`
   const own = inUse ? ' This page uses this key: it will stop working here too.' : ''
   return `Revoke ${who}? Its next request is refused (401); this cannot be undone.${own}`
 }

@@ -116,6 +116,7 @@ export function renderJob(j) {
   bar.classList.toggle('failed', job.state === 'failed' || job.state === 'cancelled')
   $('#job-message').textContent = job.error ? `Error: ${job.error}` : (job.message ?? '')
   $('#job-cancel').disabled = !(job.state === 'queued' || job.state === 'running')
+  document.dispatchEvent(new CustomEvent('job-updated', { detail: job })) // e.g. the Models tab's Evaluate button
 }
 
 export async function followJob(j) {
@@ -176,5 +177,5 @@ export async function followJob(j) {
 
 /** What a person calls a job of this kind. */
 function jobTitle(kind) {
-  return { infer: 'Segmentation', import: 'Import from PACS' }[kind] ?? 'Training'
+  return { infer: 'Segmentation', import: 'Import from PACS', evaluate: 'Evaluation' }[kind] ?? 'Training'
 }

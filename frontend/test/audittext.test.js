@@ -18,5 +18,5 @@ test('who: the key prefix, or no valid key', () => {
 
 test('the action list has no duplicates and names downloads of patient data', () => {
   assert.equal(new Set(AUDIT_ACTIONS).size, AUDIT_ACTIONS.length)
-  for (const a of ['study.download', 'mask.download', 'annotation.download', 'pacs.search']) assert.ok(AUDIT_ACTIONS.includes(a))
+  for (const a of ['study.download', 'mask.download', 'annotation.download', 'reference.download', 'pacs.search']) assert.ok(AUDIT_ACTIONS.includes(a))
 })

@@ -2,8 +2,8 @@
 import test from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  EVENTS, checkedEvents, deliveriesSummary, deliveryBadge, deliveryStatusLine, keyInUse, keyState,
-  lastOutcome, revokeQuestion, webhookFormProblem, webhookState,
+  EVENTS, ROLES, checkedEvents, deliveriesSummary, deliveryBadge, deliveryStatusLine, keyInUse, keyRequest, keyRole,
+  keyScopeText, keyState, lastOutcome, revokeQuestion, webhookFormProblem, webhookState,
 } from '../src/integrationtext.js'
 
 const fmt = (s) => `<${s}>` // dates as given, marked, so the tests see where they go
@@ -92,4 +92,31 @@ test('the revoke question names the key and warns when the page uses it', () => 
   assert.match(revokeQuestion(k, false), /^Revoke API key “PACS bridge” \(els_XyZ1…, admin\)\? .*401/)
   assert.doesNotMatch(revokeQuestion(k, false), /This page uses/)
   assert.match(revokeQuestion(k, true), /This page uses this key/)
+})
+
+test('a key’s role, also from a service before roles (is_admin only)', () => {
+  assert.equal(keyRole({ role: 'reader', is_admin: false }), 'reader')
+  assert.equal(keyRole({ is_admin: true }), 'admin')
+  assert.equal(keyRole({ is_admin: false }), 'editor') // a plain key could change everything
+  assert.deepEqual(ROLES.map((r) => r.value), ['reader', 'editor', 'admin'])
+})
+
+test('the projects a key reaches, by name; a deleted project by its id', () => {
+  const projects = [{ id: 'p1aaaaaaaaaa', name: 'Abdomen' }, { id: 'p2', name: 'Heart' }]
+  assert.equal(keyScopeText({ project_ids: null }, projects), 'all projects')
+  assert.equal(keyScopeText({ project_ids: [] }, projects), 'all projects')
+  assert.equal(keyScopeText({ project_ids: ['p2', 'p1aaaaaaaaaa'] }, projects), 'Heart, Abdomen')
+  assert.equal(keyScopeText({ project_ids: ['0123456789abcdef'] }, projects), 'deleted project 01234567')
+})
+
+test('the new-key request: a role, projects only when chosen, and what cannot be granted', () => {
+  assert.deepEqual(keyRequest(' PACS bridge ', 'editor', []), { name: 'PACS bridge', role: 'editor' })
+  assert.deepEqual(keyRequest('viewer', 'reader', ['p1', 'p1', 'p2']), { name: 'viewer', role: 'reader', project_ids: ['p1', 'p2'] })
+  assert.match(keyRequest('  ', 'editor', []).problem, /Give the key a name/)
+  assert.match(keyRequest('it', 'admin', ['p1']).problem, /admin key cannot be limited to projects/)
+  assert.deepEqual(keyRequest('it', 'admin', []), { name: 'it', role: 'admin' })
+})
+
+test('the revoke question names the key’s role', () => {
+  assert.match(revokeQuestion({ name: 'viewer', prefix: 'els_Rd', role: 'reader' }, false), /\(els_Rd…, reader\)/)
 })

@@ -108,6 +108,10 @@ def test_find_and_import_a_series_from_the_pacs(api: TestClient, pacs: str, proj
     again = api.post(f"/api/v1/projects/{project}/studies/dicomweb",
                      json={"server": "pacs", "study_instance_uid": study_uid, "series_instance_uid": series_uid})
     assert again.status_code == 200 and again.json()["id"] == st["id"]
+    # and so is an upload of the original files as a zip (other bytes than the PACS sends)
+    zipped = api.post(f"/api/v1/projects/{project}/studies",
+                      files={"file": ("s.zip", f.zip_of({f"{i}.dcm": b for i, b in enumerate(series)}))})
+    assert zipped.status_code == 200 and zipped.json()["id"] == st["id"]
     assert api.get(f"/api/v1/projects/{project}/studies").json()["count"] == 1
 
 

@@ -1,7 +1,9 @@
-"""API keys over REST: admin keys create, list and revoke keys; a revoked key stops at once."""
+"""API keys over REST: admin keys create (with a role and an optional project scope), list and
+revoke keys; a revoked key stops at once."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import KEY
@@ -93,3 +95,38 @@ def test_the_last_active_admin_key_cannot_be_revoked(client: TestClient) -> None
     second = new_key(client, "successor", is_admin=True)
     assert client.delete(f"/api/v1/keys/{second['id']}", headers=bearer(second["key"])).status_code == 204
     assert client.get("/api/v1/keys", headers=bearer(second["key"])).status_code == 401
+
+
+def test_keys_carry_a_role_and_a_project_scope(client: TestClient, project: dict) -> None:
+    # when: a reader limited to one project (named twice), an admin asked for the old way, a default key
+    scoped = client.post("/api/v1/keys", json={"name": "viewer", "role": "reader",
+                                               "project_ids": [project["id"], project["id"]]})
+    old_admin = new_key(client, "old client", is_admin=True)
+    plain = new_key(client, "plain")
+    # then
+    assert scoped.status_code == 201, scoped.text
+    assert (scoped.json()["role"], scoped.json()["project_ids"]) == ("reader", [project["id"]])
+    assert (old_admin["role"], old_admin["is_admin"]) == ("admin", True)
+    assert (plain["role"], plain["project_ids"], plain["is_admin"]) == ("editor", None, False)
+    listed = {k["id"]: k for k in client.get("/api/v1/keys").json()["data"]}
+    assert {k: listed[scoped.json()["id"]][k] for k in ("role", "project_ids", "is_admin")} == {
+        "role": "reader", "project_ids": [project["id"]], "is_admin": False}
+    assert listed[old_admin["id"]]["role"] == "admin" and listed[plain["id"]]["project_ids"] is None
+    # the new admin key manages keys; an empty scope means all projects
+    r = client.post("/api/v1/keys", json={"name": "all", "project_ids": []}, headers=bearer(old_admin["key"]))
+    assert r.status_code == 201 and r.json()["project_ids"] is None
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ({"project_ids": ["no-such-project"]}, "no such project no-such-project"),
+    ({"role": "owner"}, "role: Input should be 'admin', 'editor' or 'reader'"),
+    ({"role": "admin", "project_ids": ["{project}"]}, "admin key cannot be limited to projects"),
+    ({"role": "reader", "is_admin": True}, '"is_admin": true asks for an admin key'),
+])
+def test_a_key_that_cannot_be_granted_is_422_saying_why(client: TestClient, project: dict, body: dict,
+                                                        says: str) -> None:
+    body = {**body, "project_ids": [p.format(project=project["id"]) for p in body.get("project_ids", [])]}
+    before = client.get("/api/v1/keys").json()["count"]
+    r = client.post("/api/v1/keys", json={"name": "x", **body})
+    assert r.status_code == 422 and says in r.json()["detail"], r.text
+    assert client.get("/api/v1/keys").json()["count"] == before

@@ -40,6 +40,24 @@ def test_dicom_zip_and_multi_file_upload(client: TestClient, project: dict) -> N
     assert r2.json()["shape"][2] == 3
 
 
+def test_the_same_dicom_series_in_another_packaging_finds_the_existing_study(client: TestClient, project: dict) -> None:
+    # given: a series uploaded as a zip
+    series = f.dicom_series(n=4)
+    first = upload(client, project["id"], {"file": ("s.zip", f.zip_of({f"{i}.dcm": b for i, b in enumerate(series)}))})
+    assert first.status_code == 201, first.text
+    # when: the same instances come as loose files, rewritten with another patient name (other
+    # bytes, same UIDs, as a PACS may send them), and as a zip with one instance missing
+    loose = f.retag(series, PatientName="Re^Sent")
+    again = client.post(f"/api/v1/projects/{project['id']}/studies",
+                        files=[("file", (f"{i}.dcm", b)) for i, b in enumerate(loose)])
+    partial = upload(client, project["id"], {"file": ("p.zip", f.zip_of({f"{i}.dcm": b for i, b in enumerate(series[:3])}))})
+    # then: the first is the same study; three of four instances are another series' content
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert partial.status_code == 201 and partial.json()["id"] != first.json()["id"]
+    assert client.get(f"/api/v1/projects/{project['id']}/studies").json()["count"] == 2
+
+
 @pytest.mark.parametrize(
     ("name", "payload", "needle"),
     [

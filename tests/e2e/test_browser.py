@@ -9,11 +9,14 @@ exactly those voxels, on the study's grid, at the world positions NiiVue showed 
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import os
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -149,6 +152,10 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     label_file: Path | None = _label_file()  # the first sample's reference labels, when present
     if not (label_file.exists() and label_file.name == samples[0].name):
         label_file = None
+    # the second sample's expert labels, uploaded on the page as its reference mask
+    reference: Path | None = samples[1].parent.parent / "labels" / samples[1].name if len(samples) > 1 else None
+    if reference is not None and not reference.exists():
+        reference = None
     # a copy of the first study stored with the voxel axes permuted (third axis = left-right):
     # the page must paint it in the sagittal view and save it in this voxel order
     src = nib.load(samples[0])
@@ -167,6 +174,7 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
         ELSNET_DOWNLOADS=str(tmp_path),
         ELSNET_FRONTEND=str(FRONTEND),
         ELSNET_LABEL_FILE=str(label_file or ""),
+        ELSNET_REFERENCE=str(reference or ""),
         ELSNET_ORIENTED=str(oriented),
     )
     # when: a person uses the page
@@ -273,7 +281,29 @@ def test_page_paint_save_train_review(service, tmp_path: Path) -> None:  # type:
     assert out["models"] >= 2
     seg = Path(out["download_seg"]["path"]).read_bytes()
     assert seg[128:132] == b"DICM", "the DICOM SEG download is not a DICOM file"
+    # then: "Download all masks" gave the reviewed study's mask (the same bytes' voxels as the
+    # single download) with volumes.csv, and "Volumes (CSV)" the same table
+    with zipfile.ZipFile(out["download_all"]["path"]) as zf:
+        table = list(csv.DictReader(io.StringIO(zf.read("volumes.csv").decode())))
+        row = next(r for r in table if r["study_id"] == out["review_study_id"])
+        in_zip = _nifti(zf.read(row["mask_file"]))
+    assert np.array_equal(np.asarray(in_zip.dataobj), np.asarray(mask.dataobj))
+    csv_alone = list(csv.DictReader(io.StringIO(Path(out["download_csv"]["path"]).read_text())))
+    assert [r["study_id"] for r in csv_alone] == [r["study_id"] for r in table]
+    assert {r["study_id"] for r in table} == {s["id"] for s in client.get(f"/api/v1/projects/{pid}/studies").json()["data"]}
     assert client.get(f"/api/v1/projects/{pid}").json()["active_model_id"] == out["made_active"]
+
+    # then: the reference mask uploaded on the page was stored, and the model's evaluation on it
+    # (computed by the worker) is what the page showed, organ by organ
+    if reference is not None:
+        ev = out["evaluation"]
+        study = client.get(f"/api/v1/projects/{pid}/studies/{ev['study_id']}").json()
+        assert study["has_reference"] is True
+        doc = client.get(f"/api/v1/models/{ev['model_id']}/evaluation").json()
+        assert doc["n_studies"] == 1 and [s["study_id"] for s in doc["studies"]] == [ev["study_id"]] == ev["studies"]
+        assert ev["mean_text"] == f"{doc['mean_dice']:.3f}"
+        shown = {o["label"]: o["dice"] for o in ev["organs"]}
+        assert shown == {k: ("—" if c["dice"] is None else f"{c['dice']:.3f}") for k, c in doc["classes"].items()}
 
     # then: "correct annotation" saved the mask as the second exemplar, on every slice
     assert out["correction_saved"] is True

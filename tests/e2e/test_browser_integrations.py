@@ -1,7 +1,8 @@
 """The web page's integration screens in headless Chromium, against a real `elsnet serve`: the
 Integrations tab (webhooks: list, deliveries with the reason a hook fails, add with the secret
-shown once, the service's refusals, delete) and the projects page's API keys card (create, the
-key shown once, revoke; the last admin key cannot be revoked; hidden from a key that is not admin). The page's work is checked
+shown once, the service's refusals, delete) and the projects page's API keys card (create a reader
+key limited to a project, the key shown once, revoke; the last admin key cannot be revoked; hidden
+from a key that is not admin, whose changes are refused with the service's reason). The page's work is checked
 through the REST API, at checkpoints while the flow (browser/integrations.mjs) waits."""
 
 from __future__ import annotations
@@ -142,11 +143,13 @@ def test_page_manages_webhooks_and_api_keys(tmp_path: Path) -> None:
             new_key = made["key"]
             assert new_key.startswith("els_") and new_key != KEY
             as_new = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {new_key}"}, timeout=60)
-            assert as_new.get("/api/v1/projects").status_code == 200
-            assert as_new.get("/api/v1/keys").status_code == 403  # made without "admin"
+            assert [p["id"] for p in as_new.get("/api/v1/projects").json()["data"]] == [pid]
+            assert as_new.get("/api/v1/keys").status_code == 403  # made as a reader
+            assert as_new.patch(f"/api/v1/projects/{pid}", json={"auto_segment": True}).status_code == 403
             keys = client.get("/api/v1/keys")
             row = [k for k in keys.json()["data"] if k["id"] == made["key_id"]]
-            assert row == [{**row[0], "name": "PACS bridge", "is_admin": False, "prefix": new_key[:12], "revoked_at": None}]
+            assert row == [{**row[0], "name": "PACS bridge", "role": "reader", "project_ids": [pid], "is_admin": False,
+                            "prefix": new_key[:12], "revoked_at": None}]
             assert new_key not in keys.text and KEY not in keys.text
             flow.go_on()
             out = flow.finish()
@@ -183,6 +186,10 @@ def test_page_manages_webhooks_and_api_keys(tmp_path: Path) -> None:
         assert len(out["keys_before"]) == 1 and "this page" in out["keys_before"][0]
         assert out["new_key"] == new_key and "will not be shown again" in out["key_box"]
         assert new_key[:12] in out["new_key_row"] and "active" in out["new_key_row"]
+        # ... chosen as a reader of this project (editor offered first), listed so; the form reset after
+        assert [v for v, selected in out["role_choices"] if selected] == ["editor"]
+        assert "reader" in out["new_key_row"] and "integrations page" in out["new_key_row"]
+        assert "reader" in out["key_box"] and out["form_after"] == {"role": "editor", "projects": 0}
         assert "revoked" in out["new_key_row_after"] and out["revoke_buttons_after"] == 0
         assert out["key_box_cleared"] is True  # a revoked key is no longer offered for copying
         assert as_new.get("/api/v1/projects").status_code == 401
@@ -193,12 +200,17 @@ def test_page_manages_webhooks_and_api_keys(tmp_path: Path) -> None:
         assert any(d.startswith("Revoke API key") and "This page uses this key" in d for d in out["dialogs"])
         assert "last" in out["last_admin_error"].lower() and "admin" in out["last_admin_error"]
         assert out["keys_card_still_shown"] is True
-        # ... and a key that is not admin (the new one, in a second tab) does not see the card
-        assert out["as_plain_key"] == {"accepted": True, "card_hidden": True, "errors": 0, "keys_status": 403}
+        # ... and a key that is not admin (the new reader, in a second tab) does not see the card; its
+        # one project is listed; creating a project is refused with the service's reason, shown as an error
+        assert out["as_plain_key"] == {"accepted": True, "card_hidden": True, "errors": 0, "keys_status": 403,
+                                       "project_rows": 1}
+        assert out["reader_create_error"].startswith("Creating the project:") and "'reader'" in out["reader_create_error"]
         assert client.get("/api/v1/keys").status_code == 200  # the admin key still works
-        # the audit trail shows it: filtered to revokes, exactly the two, newest first (the refused
-        # one, 409, then the one that worked), each with the page's admin key
-        assert out["audit_first_rows"] and all("done" in r or "refused" in r for r in out["audit_first_rows"])
+        # the audit trail shows it (the newest rows may include the reader's refused project, 403):
+        # filtered to revokes, exactly the two, newest first (the refused one, 409, then the one that
+        # worked), each with the page's admin key
+        assert out["audit_first_rows"] and all("done" in r or "refused" in r or "not allowed" in r
+                                               for r in out["audit_first_rows"])
         revokes = out["audit_revokes"]
         assert len(revokes) == 2 and "409 refused" in revokes[0] and "204 done" in revokes[1]
         assert all(KEY[:12] in r and "DELETE /api/v1/keys/" in r for r in revokes)

@@ -30,3 +30,17 @@ def test_a_wrong_dicomweb_setting_stops_the_start_with_the_reason(raw: str, says
     monkeypatch.setenv("ELSNET_DICOMWEB_SERVERS", raw)
     with pytest.raises(ValidationError, match=says):
         Settings()
+
+
+@pytest.mark.parametrize("key", [None, "short"])
+def test_production_refuses_to_start_without_a_real_secret_key(key: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELSNET_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@db/elsnet")
+    monkeypatch.setenv("BROKER_URL", "redis://redis:6379/0")
+    monkeypatch.delenv("ELSNET_SECRET_KEY", raising=False)
+    if key is not None:
+        monkeypatch.setenv("ELSNET_SECRET_KEY", key)
+    with pytest.raises(ValidationError, match="ELSNET_SECRET_KEY"):
+        Settings()
+    monkeypatch.setenv("ELSNET_SECRET_KEY", "x" * 64)
+    assert Settings().secret_key is not None

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.db import get_sessionmaker as get_factory
 from store.jobs import reap_stale_jobs, request_cancel
 from store.models import Job, Project, Webhook, WebhookDelivery, utcnow
 from store.webhooks import create_webhook, deliver_due, job_finished, sign, verify
@@ -78,6 +79,28 @@ def test_signature_verifies_with_the_secret_and_fails_with_another() -> None:
     assert not verify("whsec_right", body.replace(b"abc", b"abd"), header, now=now)  # tampered body
     assert not verify("whsec_right", body, header, now=now + 3600)  # replayed an hour later
     assert not verify("whsec_right", body, "v1=deadbeef", now=now)
+
+
+def test_the_secret_is_stored_encrypted_and_a_wrong_key_fails_the_delivery_with_the_reason(
+    db: sessionmaker[Session], http: httpx.Client, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from store.db import reset_caches
+
+    with Receiver(status=200) as rx:
+        hook, (job_id,) = _cancelled_job_with_hook(db, rx.url)
+        # then: the database holds no plain secret, yet the service signs with it
+        with db() as s:
+            stored = s.scalar(select(Webhook.secret_stored).where(Webhook.id == hook.id))
+        assert stored is not None and stored.startswith("enc1:") and hook.secret not in stored
+        assert hook.secret.startswith("whsec_")
+        # when: the service runs with another key (ELSNET_SECRET_KEY changed)
+        monkeypatch.setenv("ELSNET_SECRET_KEY", "another-key-" + "x" * 40)
+        reset_caches()
+        deliver_due(get_factory(), utcnow(), http)
+        # then: nothing is sent, and the delivery says why (it stays pending for a retry)
+        assert rx.received == []
+        (row,) = _deliveries(get_factory(), job_id=job_id)
+        assert row.state == "pending" and "ELSNET_SECRET_KEY" in (row.last_error or "")
 
 
 def test_job_finished_queues_deliveries_only_for_subscribed_events(db: sessionmaker[Session]) -> None:

@@ -15,6 +15,7 @@ const { chromium } = require('playwright-core')
 const BASE = process.env.ELSNET_URL
 const KEY = process.env.ELSNET_KEY
 const SAMPLES = (process.env.ELSNET_SAMPLES ?? '').split(':').filter(Boolean)
+const REFERENCE = process.env.ELSNET_REFERENCE || '' // an expert label map of the second sample (optional)
 const SHOTS = process.env.ELSNET_SHOTS
 const DOWNLOADS = process.env.ELSNET_DOWNLOADS ?? fs.mkdtempSync('/tmp/elsnet-dl-')
 const STOP_AFTER = process.env.ELSNET_STOP_AFTER ?? ''
@@ -394,6 +395,40 @@ try {
     const segPath = path.join(DOWNLOADS, `seg_${seg.suggestedFilename()}`)
     await seg.saveAs(segPath)
     out.download_seg = { path: segPath, name: seg.suggestedFilename(), bytes: fs.statSync(segPath).size }
+    step('download the whole cohort: all masks (zip) and the organ volumes (CSV)')
+    for (const [button, key] of [['#export-masks', 'download_all'], ['#export-volumes', 'download_csv']]) {
+      const [file] = await Promise.all([page.waitForEvent('download', { timeout: 120000 }), page.click(button)])
+      const filePath = path.join(DOWNLOADS, `cohort_${file.suggestedFilename()}`)
+      await file.saveAs(filePath)
+      out[key] = { path: filePath, name: file.suggestedFilename() }
+    }
+    if (REFERENCE) {
+      step('upload an expert reference mask for a segmented study and measure the model on it')
+      const stem = path.basename(REFERENCE).replace(/\.nii(\.gz)?$/i, '')
+      const refStudy = await page.evaluate((st) => window.__elsnet.state.studies.find((s) => s.name === st && s.mask)?.id ?? null, stem)
+      if (!refStudy) throw new Error(`no segmented study named ${stem} for the reference mask`)
+      await page.setInputFiles(`#studies-table tr[data-study-id="${refStudy}"] input.reference-file`, REFERENCE)
+      await page.waitForSelector(`#studies-table tr[data-study-id="${refStudy}"] .badge.reference`, { timeout: 60000 })
+      await page.click('.tabs button[data-tab="models"]')
+      await page.waitForSelector('#models-table button.evaluate', { timeout: 30000 })
+      const modelId = await page.getAttribute('#models-table button.evaluate', 'data-model-id')
+      await page.click('#models-table button.evaluate')
+      await page.waitForSelector(`#evaluations .evaluation[data-model-id="${modelId}"] .mean-dice`, { timeout: 300000 })
+      if (await page.isVisible('#evaluations-card')) await page.locator('#evaluations-card').scrollIntoViewIfNeeded()
+      await page.waitForTimeout(500)
+      await shot(page, '13_evaluation')
+      out.evaluation = await page.evaluate((mid) => {
+        const block = document.querySelector(`#evaluations .evaluation[data-model-id="${mid}"]`)
+        return {
+          model_id: mid,
+          mean_text: block.querySelector('.mean-dice').textContent,
+          organs: [...block.querySelectorAll('table.organ-dice tbody tr')].map((r) => ({ label: r.dataset.label, dice: r.querySelector('.dice').textContent })),
+          studies: [...block.querySelectorAll('table.study-dice tbody tr')].map((r) => r.dataset.studyId),
+        }
+      }, modelId)
+      out.evaluation.study_id = refStudy
+      await page.click('.tabs button[data-tab="cohort"]')
+    }
 
     step('correct the mask of the reviewed study and save it (it becomes an exemplar)')
     await page.click(`#studies-table tr[data-study-id="${other}"] button.correct`)

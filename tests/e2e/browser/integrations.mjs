@@ -128,6 +128,9 @@ try {
   await page.waitForSelector('#keys-card:not([hidden]) #keys-table tbody tr', { timeout: 30000 })
   out.keys_before = await page.locator('#keys-table tbody tr').allInnerTexts()
   await page.fill('#new-key-name', 'PACS bridge')
+  out.role_choices = await page.locator('#new-key-role option').evaluateAll((os) => os.map((o) => [o.value, o.selected]))
+  await page.selectOption('#new-key-role', 'reader') // least privilege: it reads this project only
+  await page.selectOption('#new-key-projects', E.ELSNET_PROJECT)
   await page.click('#new-key-create')
   await page.waitForSelector('#key-created:not([hidden]) .once-value', { timeout: 30000 })
   out.new_key = await page.locator('#key-created .once-value').inputValue()
@@ -139,7 +142,13 @@ try {
   await shot(page, '11_api_keys', true) // the card is below the projects
   await checkpoint('key_created', { key_id: out.new_key_id, key: out.new_key })
 
-  // ---- the new key is not admin: in a second browser tab the card stays hidden
+  out.form_after = {
+    role: await page.locator('#new-key-role').inputValue(),
+    projects: await page.locator('#new-key-projects').evaluate((s) => [...s.selectedOptions].length),
+  }
+
+  // ---- the new key is a reader, not admin: in a second browser tab the card stays hidden, and a
+  // change (a new project) is refused with the service's reason shown as the page shows errors
   const tab = await browser.newPage()
   await tab.goto(`${BASE}/`)
   await tab.fill('#api-key', out.new_key)
@@ -153,7 +162,12 @@ try {
     card_hidden: await tab.locator('#keys-card').isHidden(),
     errors: await tab.locator('#messages .msg.error').count(),
     keys_status: keysStatus,
+    project_rows: await tab.locator('#projects-table tbody tr').count(),
   }
+  await tab.fill('#project-name', 'not for readers')
+  await tab.click('#project-form button[type="submit"]')
+  await tab.waitForSelector('#messages .msg.error', { timeout: 30000 })
+  out.reader_create_error = await tab.locator('#messages .msg.error').first().innerText()
   await tab.close()
 
   // ---- revoke it
