@@ -73,11 +73,13 @@ AdminKey = Annotated[ApiKey, Depends(admin_key)]
 
 
 def unscoped_key(key: CurrentKey) -> ApiKey:
-    """A key that reaches every project (needed to create one: a new project is outside any scope)."""
+    """A key that reaches every project: needed to create one (a new project is outside any
+    scope) and to search a PACS (it lists every patient there, not those of some projects)."""
     if auth.scope_of(key) is not None:
         raise Forbidden(
             f"this API key ({key.prefix}…) is limited to {len(key.project_ids or [])} project(s) and so cannot "
-            "create projects; use a key that is not limited to projects"
+            "create projects or search a PACS (both reach beyond its projects); use a key that is not limited "
+            "to projects"
         )
     return key
 

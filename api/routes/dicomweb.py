@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import idempotency
-from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep
+from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep, UnscopedKey
 from api.routes.studies import study_public
 from api.schemas import (
     DicomwebExport,
@@ -42,7 +42,7 @@ def list_servers(_key: CurrentKey) -> DicomwebServersPublic:
 @router.get("/api/v1/dicomweb/{server}/studies", response_model=DicomwebStudiesPublic)
 def search_studies(
     server: str,
-    _key: CurrentKey,
+    _key: UnscopedKey,
     patient_id: Annotated[str | None, Query(alias="PatientID")] = None,
     patient_name: Annotated[str | None, Query(alias="PatientName")] = None,
     study_date: Annotated[str | None, Query(alias="StudyDate", description="YYYYMMDD or YYYYMMDD-YYYYMMDD")] = None,
@@ -59,7 +59,7 @@ def search_studies(
 
 
 @router.get("/api/v1/dicomweb/{server}/studies/{study_uid}/series", response_model=DicomwebSeriesPublic)
-def search_series(server: str, study_uid: str, _key: CurrentKey) -> DicomwebSeriesPublic:
+def search_series(server: str, study_uid: str, _key: UnscopedKey) -> DicomwebSeriesPublic:
     found = dicomweb.DicomwebClient.named(server).search_series(study_uid)
     return DicomwebSeriesPublic(data=found, count=len(found))
 

@@ -159,10 +159,14 @@ def test_a_scoped_key_reaches_only_its_project(
         if "{project_id}" in template or "{job_id}" in template:
             r = send(client, method, template, theirs_ids, scoped["key"])
             assert r.status_code == (404 if role == "editor" else 403), (method, template, r.text)
-    # a scoped key cannot create a project (it could not reach it); the other project is untouched
+    # a scoped key cannot create a project (it could not reach it), nor search the PACS (every
+    # patient there); the other project is untouched
     r = client.post("/api/v1/projects", json={"name": "x", "labels": LABELS}, headers=h)
     assert r.status_code == 403
     assert ("cannot create projects" if role == "editor" else "'reader'") in r.json()["detail"]
+    for search in ("/api/v1/dicomweb/pacs/studies", "/api/v1/dicomweb/pacs/studies/1.2.3/series"):
+        r = client.get(search, headers=h)
+        assert r.status_code == 403 and "search a PACS" in r.json()["detail"], (search, r.text)
     assert client.get(f"/api/v1/projects/{theirs['project_id']}").json()["study_count"] == 1
     assert client.get(f"/api/v1/jobs/{theirs['job_id']}").json()["state"] == "cancelled"
     assert client.get(f"/api/v1/projects/{theirs['project_id']}/webhooks").json()["count"] == 1
