@@ -6,6 +6,8 @@
     elsnet create-key --name NAME [--role admin|editor|reader] [--project ID ...]
                                                      print a new API key (--admin = --role admin)
     elsnet demo [--port 8000] [--preset fast]        the bundled sample, end to end
+    elsnet storage-check [--delete] [--min-age-hours 24]
+                                                     objects no row reaches (left by crashes)
     elsnet fit | predict | bench ...                 the method (see `elsnet fit --help`)
 """
 
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-SERVICE_COMMANDS = ("serve", "worker", "migrate", "create-key", "demo")
+SERVICE_COMMANDS = ("serve", "worker", "migrate", "create-key", "demo", "storage-check")
 
 
 def exit_on_signals(*signums: int) -> None:
@@ -114,6 +116,35 @@ def cmd_create_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_storage_check(args: argparse.Namespace) -> int:
+    """List (and with --delete remove) objects no database row reaches any more."""
+    from datetime import timedelta
+
+    os.environ.update(_env())
+    from store.db import session_scope
+    from store.housekeeping import find_orphans, remove_orphans
+    from store.storage import get_store
+
+    store = get_store()
+    with session_scope() as s:
+        report = find_orphans(s, store, min_age=timedelta(hours=args.min_age_hours))
+    print(f"scanned {report.scanned} objects; {len(report.orphans)} orphaned (older than "
+          f"{args.min_age_hours:g} h), {report.too_recent} more too recent to judge, {len(report.unknown)} unknown")
+    for reason, (n, size) in report.by_reason().items():
+        print(f"  {n:6d} objects {size / 1e6:10.1f} MB  {reason}")
+    for o in report.orphans[:20]:
+        print(f"  {o.key}  ({o.reason})")
+    if len(report.orphans) > 20:
+        print(f"  ... and {len(report.orphans) - 20} more")
+    for u in report.unknown[:5]:
+        print(f"  unknown (kept): {u.key}")
+    if args.delete and report.orphans:
+        print(f"removed {remove_orphans(store, report)} objects")
+    elif report.orphans:
+        print("nothing removed: run again with --delete to remove them")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from demo import run_demo
 
@@ -152,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="limit the key to this project (repeat for several; default: all projects)")
     k.add_argument("--admin", action="store_true", help="same as --role admin")
     k.set_defaults(func=cmd_create_key)
+    g = sub.add_parser("storage-check", help="find (and --delete) objects no database row reaches any more")
+    g.add_argument("--delete", action="store_true", help="remove the orphans found (default: only list them)")
+    g.add_argument("--min-age-hours", type=float, default=24.0,
+                   help="judge only objects older than this (default 24: nothing being written now)")
+    g.set_defaults(func=cmd_storage_check)
     d = sub.add_parser("demo", help="run the bundled CHAOS sample through the REST API")
     d.add_argument("--port", type=int, default=8000)
     d.add_argument("--preset", default="fast")

@@ -384,7 +384,7 @@ def get_model(session: Session, model_id: str) -> Model:
 # the reverse order could leave a row that points at deleted objects (a study whose volume is
 # gone). A worker still winding down a job cancelled just before (it checks for cancellation
 # between steps) may likewise leave an orphan object, never a row: its inserts then fail on the
-# foreign keys.
+# foreign keys. `elsnet storage-check` (store/housekeeping.py) finds such orphans and removes them.
 def _lock_project(session: Session, project: Project) -> None:
     """Hold the project row until the commit. On PostgreSQL a concurrent job insert takes a key
     share lock on it (foreign key), so that job is either committed and seen by the checks that
@@ -422,7 +422,7 @@ def _delete_objects(what: str, prefixes: list[str], keys: list[str]) -> None:
         raise Unavailable(
             f"{what} was deleted, but object storage did not remove {len(failed)} of its objects "
             f"({', '.join(failed[:5])}{', ...' if len(failed) > 5 else ''}); they are unreachable "
-            "through the API: remove them from the object store by hand (see the service log)"
+            "through the API: `elsnet storage-check --delete` removes them (objects no row reaches)"
         )
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -18,6 +21,13 @@ from store.errors import NotFound
 from store.settings import get_settings
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    modified: datetime  # UTC
+
+
 class ObjectStore(Protocol):
     def put_file(self, key: str, path: Path) -> None: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
@@ -25,6 +35,7 @@ class ObjectStore(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def delete_prefix(self, prefix: str) -> None: ...
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
     def ping(self) -> None: ...
 
 
@@ -91,6 +102,16 @@ class LocalStore:
         elif target.exists():
             target.unlink()
 
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix`` (an interrupted write's ``.tmp-`` file too)."""
+        for path in sorted(self.root.rglob("*")):
+            if not path.is_file():
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                st = path.stat()
+                yield ObjectInfo(key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+
     def ping(self) -> None:
         if not os.access(self.root, os.W_OK):
             raise OSError(f"object store folder {self.root} is not writable")
@@ -149,6 +170,14 @@ class S3Store:
             objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if objs:
                 self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objs})
+
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key (below the store's prefix) starts with ``prefix``."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        base = f"{self.prefix}/" if self.prefix else ""
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=base + prefix):
+            for o in page.get("Contents", []):
+                yield ObjectInfo(o["Key"][len(base):], int(o["Size"]), o["LastModified"].astimezone(UTC))
 
     def ping(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)

@@ -1,11 +1,11 @@
-"""API keys over HTTP, for admin keys only: create (the value is shown once; a role and an optional
-project scope), list, revoke."""
+"""API keys over HTTP: for admin keys, create (the value is shown once; a role and an optional
+project scope), list, revoke; for any key, what it is itself (``/me``: its role and scope)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import AdminKey, SessionDep
+from api.deps import AdminKey, CurrentKey, SessionDep
 from api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
 from store import auth
 
@@ -25,6 +25,12 @@ def create_key(body: ApiKeyCreate, session: SessionDep, _admin: AdminKey, respon
 def list_keys(session: SessionDep, _admin: AdminKey) -> ApiKeysPublic:
     keys = auth.list_keys(session)
     return ApiKeysPublic(data=[ApiKeyPublic.model_validate(k) for k in keys], count=len(keys))
+
+
+@router.get("/me", response_model=ApiKeyPublic)
+def read_own_key(key: CurrentKey) -> ApiKeyPublic:
+    """The calling key: its name, prefix, role and project scope (the page shows what it may do)."""
+    return ApiKeyPublic.model_validate(key)
 
 
 @router.delete("/{key_id}", status_code=204)

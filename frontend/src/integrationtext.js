@@ -111,6 +111,12 @@ export function keyScopeText(k, projects) {
   return ids.map((id) => names.get(id) ?? `deleted project ${String(id).slice(0, 8)}`).join(', ')
 }
 
+/** The header's key state for GET /api/v1/keys/me: accepted, its role, and its scope's size. */
+export function keyStateText(me) {
+  const n = me?.project_ids?.length ?? 0
+  return `key accepted ✓ · ${keyRole(me)}${n ? ` · ${n} project${n === 1 ? '' : 's'} only` : ''}`
+}
+
 /**
  * The body of POST /api/v1/keys for the form: {name, role, project_ids?}, or {problem} when it
  * cannot be granted (the service checks again and has the last word).

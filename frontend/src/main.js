@@ -8,6 +8,7 @@ import { openProject } from './project.js'
 import { viewer } from './studyview.js'
 import { stopFollowing } from './training.js'
 import { hideKeys, refreshKeys } from './apikeys.js'
+import { keyStateText } from './integrationtext.js'
 import { hideAudit, refreshAudit } from './audit.js'
 
 // ---------------------------------------------------------------- API key
@@ -23,8 +24,13 @@ async function checkKey() {
     return false
   }
   try {
-    await api.get('/api/v1/projects')
-    renderKeyState('key accepted ✓', true)
+    const me = await api.get('/api/v1/keys/me')
+    state.key = me
+    renderKeyState(keyStateText(me), true)
+    document.body.classList.toggle('read-only', me.role === 'reader')
+    if (me.role === 'reader') {
+      showMessage('This API key may only read: uploads, annotations, training and deletions will be refused. Ask whoever runs the service for an editor key to change anything.', 'info', 12000)
+    }
     return true
   } catch (e) {
     renderKeyState(e.status === 401 ? 'key rejected' : 'service unreachable', false)
@@ -41,6 +47,8 @@ $('#key-form').addEventListener('submit', async (ev) => {
 })
 $('#key-forget').addEventListener('click', () => {
   api.setKey('')
+  state.key = null
+  document.body.classList.remove('read-only')
   renderKeyState('key forgotten', false)
   hideKeys()
   hideAudit()

@@ -3,7 +3,7 @@ import test from 'node:test'
 import assert from 'node:assert/strict'
 import {
   EVENTS, ROLES, checkedEvents, deliveriesSummary, deliveryBadge, deliveryStatusLine, keyInUse, keyRequest, keyRole,
-  keyScopeText, keyState, lastOutcome, revokeQuestion, webhookFormProblem, webhookState,
+  keyScopeText, keyState, keyStateText, lastOutcome, revokeQuestion, webhookFormProblem, webhookState,
 } from '../src/integrationtext.js'
 
 const fmt = (s) => `<${s}>` // dates as given, marked, so the tests see where they go
@@ -119,4 +119,11 @@ test('the new-key request: a role, projects only when chosen, and what cannot be
 
 test('the revoke question names the key’s role', () => {
   assert.match(revokeQuestion({ name: 'viewer', prefix: 'els_Rd', role: 'reader' }, false), /\(els_Rd…, reader\)/)
+})
+
+test('the header says the key was accepted, its role and how many projects it is limited to', () => {
+  assert.equal(keyStateText({ role: 'admin', project_ids: null }), 'key accepted ✓ · admin')
+  assert.equal(keyStateText({ role: 'reader', project_ids: ['a'] }), 'key accepted ✓ · reader · 1 project only')
+  assert.equal(keyStateText({ role: 'editor', project_ids: ['a', 'b'] }), 'key accepted ✓ · editor · 2 projects only')
+  assert.equal(keyStateText({ is_admin: false }), 'key accepted ✓ · editor')
 })

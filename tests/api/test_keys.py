@@ -115,6 +115,12 @@ def test_keys_carry_a_role_and_a_project_scope(client: TestClient, project: dict
     # the new admin key manages keys; an empty scope means all projects
     r = client.post("/api/v1/keys", json={"name": "all", "project_ids": []}, headers=bearer(old_admin["key"]))
     assert r.status_code == 201 and r.json()["project_ids"] is None
+    # each key may ask what it is (the page shows its role), never seeing another's
+    me = client.get("/api/v1/keys/me", headers=bearer(scoped.json()["key"]))
+    assert me.status_code == 200
+    assert {k: me.json()[k] for k in ("id", "name", "role", "project_ids")} == {
+        "id": scoped.json()["id"], "name": "viewer", "role": "reader", "project_ids": [project["id"]]}
+    assert "key" not in me.json() and client.get("/api/v1/keys/me").json()["role"] == "admin"
 
 
 @pytest.mark.parametrize(("body", "says"), [

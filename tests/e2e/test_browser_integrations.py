@@ -202,8 +202,12 @@ def test_page_manages_webhooks_and_api_keys(tmp_path: Path) -> None:
         assert out["keys_card_still_shown"] is True
         # ... and a key that is not admin (the new reader, in a second tab) does not see the card; its
         # one project is listed; creating a project is refused with the service's reason, shown as an error
-        assert out["as_plain_key"] == {"accepted": True, "card_hidden": True, "errors": 0, "keys_status": 403,
-                                       "project_rows": 1}
+        as_reader = out["as_plain_key"]
+        # ... the header names its role and scope, and the page says at once that it may only read
+        assert as_reader.pop("key_state") == "key accepted ✓ · reader · 1 project only"
+        assert any("may only read" in m for m in as_reader.pop("read_only_note"))
+        assert as_reader == {"accepted": True, "card_hidden": True, "errors": 0, "keys_status": 403,
+                             "project_rows": 1}
         assert out["reader_create_error"].startswith("Creating the project:") and "'reader'" in out["reader_create_error"]
         assert client.get("/api/v1/keys").status_code == 200  # the admin key still works
         # the audit trail shows it (the newest rows may include the reader's refused project, 403):

@@ -159,6 +159,8 @@ try {
   await tab.waitForTimeout(300)
   out.as_plain_key = {
     accepted: /accepted/.test(await tab.locator('#key-state').textContent()),
+    key_state: await tab.locator('#key-state').textContent(),
+    read_only_note: await tab.locator('#messages .msg.info').allInnerTexts(),
     card_hidden: await tab.locator('#keys-card').isHidden(),
     errors: await tab.locator('#messages .msg.error').count(),
     keys_status: keysStatus,

@@ -1,0 +1,103 @@
+"""Orphaned objects (store/housekeeping.py, `elsnet storage-check`): what no row reaches any more
+is found and removed, on the local folder and on S3; what a row reaches, what is being written
+now and what the rules do not know are kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from store.db import session_scope
+from store.housekeeping import find_orphans, remove_orphans
+from store.models import Job, Mask, Model, Project, Study, new_id, utcnow
+from store.storage import LocalStore, ObjectStore
+from tests.conftest import REPO
+
+
+def _rows() -> dict[str, str]:
+    """A project with a study that has a mask of a registered model, and a running training."""
+    ids = {k: new_id() for k in ("project", "study", "model", "pending", "gone_study", "gone_project",
+                                 "dead_model", "failed_pending")}
+    with session_scope() as s:
+        s.add(Project(id=ids["project"], name="p", labels={"1": "liver"}, colors={}, auto_segment=False))
+        s.flush()
+        s.add(Study(id=ids["study"], project_id=ids["project"], name="s", modality="MR", source_format="nifti",
+                    shape=[2, 2, 2], spacing=[1, 1, 1], affine=[], sha256=new_id(), size_bytes=1, original_keys=[],
+                    volume_key=f"projects/{ids['project']}/studies/{ids['study']}/volume.nii.gz"))
+        s.add(Model(id=ids["model"], project_id=ids["project"], job_id="j", artifact_key="a", config={}, metrics={},
+                    exemplar_study_ids=[]))
+        s.flush()
+        s.add(Mask(study_id=ids["study"], model_id=ids["model"], job_id="j",
+                   key=f"masks/{ids['study']}/{ids['model']}.nii.gz"))
+        s.add(Job(project_id=ids["project"], kind="train", state="running", params={"pending_model_id": ids["pending"]}))
+        s.add(Job(project_id=ids["project"], kind="train", state="failed",
+                  params={"pending_model_id": ids["failed_pending"]}))
+    return ids
+
+
+def _put_all(store: ObjectStore, ids: dict[str, str]) -> tuple[set[str], set[str], set[str]]:
+    p, st, m = ids["project"], ids["study"], ids["model"]
+    kept = {f"projects/{p}/studies/{st}/volume.nii.gz", f"projects/{p}/studies/{st}/annotation/old.nii.gz",
+            f"masks/{st}/{m}.nii.gz", f"models/{m}/model.tar.gz", f"models/{ids['pending']}/model.tar.gz"}
+    orphans = {f"projects/{p}/studies/{ids['gone_study']}/volume.nii.gz",
+               f"projects/{ids['gone_project']}/studies/x/volume.nii.gz",
+               f"masks/{st}/{ids['dead_model']}.nii.gz", f"models/{ids['dead_model']}/model.tar.gz",
+               f"models/{ids['failed_pending']}/completion/{st}.nii.gz", f"projects/{p}/studies/{st}/.tmp-abc"}
+    unknown = {"exports/something.bin"}
+    for key in kept | orphans | unknown:
+        store.put_bytes(key, b"x" * 10)
+    return kept, orphans, unknown
+
+
+def _keys(store: ObjectStore) -> set[str]:
+    return {o.key for o in store.list_objects()}
+
+
+def test_orphans_are_found_by_reason_and_only_they_are_removed(store: ObjectStore, sqlite_env: dict) -> None:
+    # given: objects rows reach, objects left behind by deletions and failed trainings, one unknown
+    ids = _rows()
+    kept, orphans, unknown = _put_all(store, ids)
+    # when: judged an hour from now (everything is old enough)
+    with session_scope() as s:
+        report = find_orphans(s, store, min_age=timedelta(minutes=30), now=utcnow() + timedelta(hours=1))
+    # then
+    assert {o.key for o in report.orphans} == orphans
+    assert {u.key for u in report.unknown} == unknown and report.scanned == len(kept | orphans | unknown)
+    assert report.by_reason() == {
+        "an interrupted write": (1, 10), "its model does not exist and no job is training it": (2, 20),
+        "its project was deleted": (1, 10), "its study was deleted": (1, 10), "no mask row points at it": (1, 10)}
+    assert remove_orphans(store, report) == len(orphans)
+    assert _keys(store) == kept | unknown
+
+
+def test_nothing_younger_than_the_minimum_age_is_judged(tmp_path: Path, sqlite_env: dict) -> None:
+    store = LocalStore(tmp_path / "objects")
+    ids = _rows()
+    _, orphans, _ = _put_all(store, ids)
+    old = sorted(orphans)[0]
+    stamp = (utcnow() - timedelta(hours=30)).timestamp()
+    os.utime(tmp_path / "objects" / old, (stamp, stamp))
+    with session_scope() as s:
+        report = find_orphans(s, store, min_age=timedelta(hours=24))
+    assert [o.key for o in report.orphans] == [old] and report.too_recent == len(orphans) - 1
+
+
+def test_the_cli_lists_and_deletes_only_when_asked(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "BROKER_URL", "STORAGE_URL")}
+    env["ELSNET_HOME"] = str(tmp_path / "home")
+    cli = [sys.executable, str(REPO / "elsnet_cli.py")]
+    assert subprocess.run([*cli, "migrate"], cwd=REPO, env=env, capture_output=True).returncode == 0
+    stray = tmp_path / "home" / "objects" / "masks" / "s" / "m.nii.gz"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"patient data nobody can reach")
+    listed = subprocess.run([*cli, "storage-check", "--min-age-hours", "0"], cwd=REPO, env=env,
+                            capture_output=True, text=True, encoding="utf-8")
+    assert listed.returncode == 0, listed.stderr
+    assert "1 orphaned" in listed.stdout and "masks/s/m.nii.gz  (no mask row points at it)" in listed.stdout
+    assert stray.exists() and "run again with --delete" in listed.stdout
+    removed = subprocess.run([*cli, "storage-check", "--min-age-hours", "0", "--delete"], cwd=REPO, env=env,
+                             capture_output=True, text=True, encoding="utf-8")
+    assert removed.returncode == 0 and "removed 1 objects" in removed.stdout and not stray.exists()
