@@ -49,6 +49,28 @@ export function completionFor(models, studyId) {
 }
 
 /**
+ * What a training's metrics say, in a few words for the Models table: how well the model fits its
+ * own exemplar (a self-check, not an accuracy: that is the Accuracy column), the pseudo-labels'
+ * confidence, the steps trained and the time. ``title``: every numeric metric, one per line.
+ */
+export function trainingSummary(metrics) {
+  const m = metrics && typeof metrics === 'object' ? metrics : {}
+  const num = (k) => (typeof m[k] === 'number' && Number.isFinite(m[k]) ? m[k] : null)
+  const parts = []
+  if (num('exemplar_dice_mean') !== null) parts.push(`fits its exemplar: Dice ${num('exemplar_dice_mean').toFixed(2)}`)
+  if (num('pseudo_confidence') !== null) parts.push(`pseudo-labels ${num('pseudo_confidence').toFixed(2)} confident`)
+  if (num('stage1_iters') !== null) {
+    parts.push(`${num('stage1_iters')}${num('stage2_iters') !== null ? ` + ${num('stage2_iters')}` : ''} steps`)
+  }
+  if (num('fit_seconds') !== null) parts.push(`${Math.round(num('fit_seconds'))} s`)
+  const title = Object.entries(m)
+    .filter(([, v]) => typeof v === 'number' && Number.isFinite(v))
+    .map(([k, v]) => `${k}: ${Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)}`)
+    .join('\n')
+  return { text: parts.join(' · '), title }
+}
+
+/**
  * The model's "not learned" warning: fit segments its own exemplar after training, and an organ
  * it does not reproduce there (metrics.organs_not_learned) will be missing from every mask.
  * Returns null when there is nothing to warn about.

@@ -2,7 +2,7 @@
 // on the cohort's reference masks (evaluate jobs).
 
 import * as api from './api.js'
-import { fromRegistrationText, notLearnedText } from './guidance.js'
+import { fromRegistrationText, notLearnedText, trainingSummary } from './guidance.js'
 import { $, h, P, state, showMessage, guarded, fmtDate, short } from './ui.js'
 import { fmtDice, notScoredLines, organRows, studyRows, summaryText } from './evaluation.js'
 import { followJob, refreshJobs } from './training.js'
@@ -16,21 +16,6 @@ export async function refreshModels() {
   state.models = [...res.data].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))
   renderModels()
   document.dispatchEvent(new Event('models-changed')) // e.g. the viewer's next-slice hint
-}
-
-export const METRIC_ORDER = [/dice/i, /loss/i, /confidence/i, /seconds/i]
-export function metricText(m) {
-  if (!m || typeof m !== 'object') return ''
-  const rank = (k) => {
-    const i = METRIC_ORDER.findIndex((re) => re.test(k))
-    return i < 0 ? METRIC_ORDER.length : i
-  }
-  return Object.entries(m)
-    .filter(([, v]) => typeof v === 'number')
-    .sort(([a], [b]) => rank(a) - rank(b) || b.localeCompare(a)) // later stages first
-    .slice(0, 4)
-    .map(([k, v]) => `${k} ${Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)}`)
-    .join(' · ')
 }
 
 // a warning about some organs of a model, or '' when its text is null (nothing to warn about)
@@ -63,7 +48,7 @@ export function renderModels() {
         h('td', { title: m.id }, short(m.id)),
         h('td', {}, fmtDate(m.created_at)),
         h('td', {}, state.jobs.find((j) => j.id === m.job_id)?.preset ?? m.config?.preset ?? m.config?.config?.size ?? ''),
-        h('td', { class: 'muted' }, metricText(m.metrics), notLearnedBadge(m.metrics),
+        h('td', { class: 'muted', title: trainingSummary(m.metrics).title }, trainingSummary(m.metrics).text, notLearnedBadge(m.metrics),
           fromRegistrationBadge(m.metrics)),
         h('td', {}, (m.exemplar_study_ids ?? []).length),
         h('td', { class: 'accuracy' }, summaryText(m.evaluation_summary)

@@ -1,7 +1,7 @@
 // Unit tests for the next-slice guidance (node --test; no browser needed).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { completionFor, confidenceBadge, confidenceMedians, fromRegistrationText, nextSliceFor, nextSliceText, notLearnedText, trainingDoneHint } from '../src/guidance.js'
+import { completionFor, confidenceBadge, confidenceMedians, fromRegistrationText, nextSliceFor, nextSliceText, notLearnedText, trainingDoneHint, trainingSummary } from '../src/guidance.js'
 
 const model = (id, created, exemplars, next) => ({ id, created_at: created, exemplar_study_ids: exemplars, metrics: next ? { next_slice_to_paint: next } : { fit_seconds: 3 } })
 
@@ -80,4 +80,13 @@ test('the confidence badge marks a study well below its model\'s median as "revi
   // another model's mask is not ranked against m1's, and too few peers are not ranked at all
   assert.equal(confidenceBadge(ranked, cohort[6]).level, 'plain')
   assert.equal(confidenceBadge(confidenceMedians([st('x', 0.9), st('y', 0.5)]), st('y', 0.5)).level, 'plain')
+})
+
+test('the Models table says what a training did in words, every metric in the title', () => {
+  const s = trainingSummary({ exemplar_dice_mean: 0.9412, pseudo_confidence: 0.938, stage1_iters: 700, stage2_iters: 400,
+    fit_seconds: 289.4, stage2_dice: 0.0666, note: 'text' })
+  assert.equal(s.text, 'fits its exemplar: Dice 0.94 · pseudo-labels 0.94 confident · 700 + 400 steps · 289 s')
+  assert.ok(s.title.includes('stage2_dice: 0.0666') && s.title.includes('fit_seconds: 289') && !s.title.includes('note'))
+  assert.deepEqual(trainingSummary(null), { text: '', title: '' })
+  assert.equal(trainingSummary({ stage1_iters: 330 }).text, '330 steps')
 })

@@ -397,6 +397,8 @@ try {
     out.download_seg = { path: segPath, name: seg.suggestedFilename(), bytes: fs.statSync(segPath).size }
     step('download the whole cohort: all masks (zip) and the organ volumes (CSV)')
     for (const [button, key] of [['#export-masks', 'download_all'], ['#export-volumes', 'download_csv']]) {
+      // messages sit top right, over the card's buttons when the page is scrolled: clear them first
+      await page.evaluate(() => document.querySelectorAll('.msg').forEach((m) => m.remove()))
       const [file] = await Promise.all([page.waitForEvent('download', { timeout: 120000 }), page.click(button)])
       const filePath = path.join(DOWNLOADS, `cohort_${file.suggestedFilename()}`)
       await file.saveAs(filePath)
@@ -412,6 +414,7 @@ try {
       await page.click('.tabs button[data-tab="models"]')
       await page.waitForSelector('#models-table button.evaluate', { timeout: 30000 })
       const modelId = await page.getAttribute('#models-table button.evaluate', 'data-model-id')
+      await page.evaluate(() => document.querySelectorAll('.msg').forEach((m) => m.remove()))
       await page.click('#models-table button.evaluate')
       await page.waitForSelector(`#evaluations .evaluation[data-model-id="${modelId}"] .mean-dice`, { timeout: 300000 })
       if (await page.isVisible('#evaluations-card')) await page.locator('#evaluations-card').scrollIntoViewIfNeeded()
