@@ -15,6 +15,7 @@ import base64
 import hashlib
 import logging
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,14 +35,21 @@ class SecretKeyMismatch(RuntimeError):
 
 def _key_from_file(home: Path) -> str:
     path = home / KEY_FILE
-    home.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:  # first use: this process wins the creation race
-        fh.write(base64.urlsafe_b64encode(os.urandom(32)).decode())
-    log.info("created the secret key %s (set ELSNET_SECRET_KEY to manage it yourself)", path)
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        # written whole under another name, then linked into place: a process that starts at the
+        # same moment finds either no key file or the complete one, and the first link wins
+        fd, tmp = tempfile.mkstemp(dir=home, prefix=".secret-")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(base64.urlsafe_b64encode(os.urandom(32)).decode())
+            os.chmod(tmp, 0o600)
+            os.link(tmp, path)
+            log.info("created the secret key %s (set ELSNET_SECRET_KEY to manage it yourself)", path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 

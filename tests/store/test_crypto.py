@@ -42,3 +42,14 @@ def test_the_operator_key_wins_and_a_plain_legacy_value_reads_as_it_is(home: Pat
     assert not (home / KEY_FILE).exists()
     assert unseal(sealed) == "whsec_def"
     assert unseal("whsec_plain_from_before") == "whsec_plain_from_before"
+
+
+def test_processes_starting_together_agree_on_one_key_file(home: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from store.crypto import _key_from_file
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: _key_from_file(home), range(32)))
+    assert len(keys) == 1 and len(keys.pop()) == 44  # one complete key (32 random bytes, base64)
+    assert [p.name for p in home.iterdir()] == [KEY_FILE]  # no temporary file left behind
