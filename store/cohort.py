@@ -45,9 +45,15 @@ def _label_columns(project: Project) -> list[tuple[str, str]]:
     return [(v, f"{project.labels[v]}_ml") for v in sorted(project.labels, key=int)]
 
 
+def safe_stem(name: str, limit: int, fallback: str) -> str:
+    """``name`` as a file-name stem: runs of other characters than letters, digits, ``._-`` become
+    ``_``; at most ``limit`` characters; ``fallback`` when nothing is left."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:limit] or fallback
+
+
 def file_name(row: Row, fmt: str) -> str:
     """The mask's name in the zip: the study name made file-safe, its id (names repeat)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", row.study.name).strip("._")[:80] or "study"
+    safe = safe_stem(row.study.name, 80, "study")
     return f"masks/{safe}__{row.study.id}" + ("_seg.dcm" if fmt == "dicom-seg" else "_mask.nii.gz")
 
 

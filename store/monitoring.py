@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.jobs import TERMINAL
 from store.models import Job, Mask, Model, Project, Study, WebhookDelivery, utcnow
+from store.webhooks import DELIVERY_STATES
 
 JOB_KINDS = ("train", "infer", "import", "evaluate")
-JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-DELIVERY_STATES = ("pending", "delivered", "failed")
+JOB_STATES = ("queued", "running", *TERMINAL)
 
 
 @dataclass

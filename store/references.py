@@ -18,7 +18,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import volumes
+from store import services, volumes
 from store.errors import BadInput, NotFound
 from store.models import Model, Project, Study, new_id, utcnow
 from store.settings import get_settings
@@ -89,9 +89,7 @@ def evaluation_params(session: Session, project: Project, model_id: str | None) 
     """The checked parameters of an ``evaluate`` job of ``model_id`` (None: the project has no model)."""
     if not model_id:
         raise BadInput("the project has no model yet: run a train job first, then evaluate it")
-    model = session.get(Model, model_id)
-    if model is None or model.project_id != project.id:
-        raise NotFound(f"model {model_id} not found in project {project.id}")
+    services.project_model(session, project, model_id)
     if not reference_studies(session, project.id):
         raise BadInput(
             "no study of the project has a reference mask: upload an expert's complete label map of one "

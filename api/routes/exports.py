@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 from typing import Annotated, Literal
 
@@ -13,14 +12,15 @@ from starlette.background import BackgroundTask
 from api.deps import ProjectDep, SessionDep
 from store import cohort, volumes
 from store.errors import NotFound
+from store.models import Project
 from store.settings import get_settings
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["exports"])
 ModelQuery = Annotated[str | None, Query(description="model version id (default: per study the active model's mask, else the newest)")]
 
 
-def _stem(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:60] or "project"
+def _stem(project: Project) -> str:
+    return cohort.safe_stem(project.name, 60, "project")
 
 
 @router.get("/volumes.csv", response_class=Response)
@@ -28,7 +28,7 @@ def volumes_csv(project: ProjectDep, session: SessionDep, model: ModelQuery = No
     """Organ volumes (ml) and confidence of every study's mask, one row per study."""
     text = cohort.volumes_csv(project, cohort.rows(session, project, model))
     return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{_stem(project.name)}_volumes.csv"'})
+                    headers={"Content-Disposition": f'attachment; filename="{_stem(project)}_volumes.csv"'})
 
 
 @router.get("/masks.zip", response_class=FileResponse)
@@ -50,5 +50,5 @@ def masks_zip(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return FileResponse(path, media_type="application/zip", filename=f"{_stem(project.name)}_masks.zip",
+    return FileResponse(path, media_type="application/zip", filename=f"{_stem(project)}_masks.zip",
                         background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))

@@ -121,11 +121,7 @@ def put_annotation(
     study = services.get_study(session, project, study_id)
     tmp = volumes.scratch_dir(settings.work / "uploads")
     try:
-        files, _, _ = _spool([file], tmp, settings.max_upload_bytes)
-        name, path = files[0]
-        if not (name.lower().endswith(".nii") or name.lower().endswith(".nii.gz")):
-            raise BadInput(f"annotation '{name}' must be a NIfTI file (.nii or .nii.gz)")
-        services.set_annotation(session, project, study, path)
+        services.set_annotation(session, project, study, _spool_label_map(file, tmp, "annotation"))
         session.commit()
         return study_public(session, study)
     finally:
