@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from store.jobs import TERMINAL
 from store.models import Job, Mask, Model, Project, Study, WebhookDelivery, utcnow
+from store.queue import TASK_FOR_KIND
 from store.webhooks import DELIVERY_STATES
 
-JOB_KINDS = ("train", "infer", "import", "evaluate")
+JOB_KINDS = tuple(TASK_FOR_KIND)
 JOB_STATES = ("queued", "running", *TERMINAL)
 
 

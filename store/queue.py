@@ -45,8 +45,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_max_tasks_per_child=1,  # a fresh process per job frees all (GPU) memory
         task_queues=[Queue(TRAIN_QUEUE), Queue(INFER_QUEUE)],
         task_default_queue=INFER_QUEUE,
-        task_routes={"elsnet.train": {"queue": TRAIN_QUEUE}, "elsnet.infer": {"queue": INFER_QUEUE},
-                     "elsnet.import": {"queue": INFER_QUEUE}, "elsnet.evaluate": {"queue": INFER_QUEUE}},
+        task_routes={task: {"queue": queue} for task, queue in TASK_FOR_KIND.values()},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
         task_serializer="json",
