@@ -10,7 +10,7 @@ COPY worker worker
 COPY store store
 COPY elsnet_core elsnet_core
 COPY migrations migrations
-COPY alembic.ini elsnet_cli.py demo.py ./
+COPY alembic.ini elsnet_cli.py demo.py dicom_geometry.py ./
 RUN pip install .
 COPY frontend frontend
 RUN cd frontend && npm ci --no-audit --no-fund && npm run build && rm -rf node_modules

@@ -34,8 +34,8 @@ serve: install frontend
 	$(BIN)/elsnet serve
 
 lint: install
-	$(BIN)/ruff check api worker store elsnet_core tests elsnet_cli.py demo.py
-	$(BIN)/mypy api worker store elsnet_core demo.py elsnet_cli.py
+	$(BIN)/ruff check api worker store elsnet_core tests elsnet_cli.py demo.py dicom_geometry.py
+	$(BIN)/mypy api worker store elsnet_core demo.py elsnet_cli.py dicom_geometry.py
 
 clean:
 	rm -rf .elsnet frontend/dist

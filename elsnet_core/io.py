@@ -70,20 +70,32 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_dicom_series(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The one DICOM series in folder ``path`` (its files, not its subfolders), checked by
+    ``dicom_geometry.check_series``: a folder of several series, or a series SimpleITK would
+    read with a wrong geometry, is refused."""
+    import pydicom
     import SimpleITK as sitk
 
-    reader = sitk.ImageSeriesReader()
-    try:
-        series = reader.GetGDCMSeriesIDs(str(path))
-    except RuntimeError as exc:
-        raise InvalidVolume(f"{path}: cannot scan DICOM folder ({exc})") from exc
+    from dicom_geometry import SeriesError, check_series, group_series, read_series
+
+    series = group_series(sorted(p for p in path.iterdir() if p.is_file()))
     if not series:
         raise InvalidVolume(f"{path}: no DICOM series found")
     if len(series) > 1:
-        log.warning("%s holds %d series; reading the first", path, len(series))
-    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(path), series[0]))
+        listed = []
+        for uid, files in sorted(series.items()):
+            head = pydicom.dcmread(str(files[0]), stop_before_pixels=True, specific_tags=["SeriesDescription"])
+            what = str(getattr(head, "SeriesDescription", "") or "").strip()
+            listed.append(f"{uid} ({what + ', ' if what else ''}{len(files)} files)")
+        raise InvalidVolume(
+            f"{path} holds {len(series)} DICOM series: {'; '.join(listed)}; put each series in a "
+            "folder of its own and give the one to read"
+        )
+    (files,) = series.values()
     try:
-        image = reader.Execute()
+        image = read_series(check_series(files))
+    except SeriesError as exc:
+        raise InvalidVolume(f"{path}: {exc}") from exc
     except RuntimeError as exc:
         raise InvalidVolume(f"{path}: cannot read DICOM series ({exc})") from exc
     data = np.transpose(sitk.GetArrayFromImage(image), (2, 1, 0))  # (Z,Y,X) -> (X,Y,Z)

@@ -19,6 +19,7 @@ import pydicom
 import SimpleITK as sitk
 from pydicom.sr.codedict import codes
 
+from dicom_geometry import group_series, slice_frames
 from store import volumes
 from store.models import Mask, Project, Study
 from store.settings import get_settings
@@ -30,7 +31,11 @@ TYPE2_PATIENT_STUDY = (
 )
 
 
-def _source_from_dicom(study: Study, tmp: Path) -> list[pydicom.Dataset]:
+def _source_from_dicom(study: Study, tmp: Path) -> tuple[list[pydicom.Dataset], list[int]]:
+    """The study's own image instances as its volume was read from them (in slice order,
+    localizers left out: ``dicom_geometry.slice_frames``), and for each SEG frame the volume
+    slice it covers: the slices in order for single-frame images, an enhanced image's frames
+    in the file's own order (highdicom pairs SEG frames with the source's frames)."""
     store = get_store()
     files: list[Path] = []
     for i, key in enumerate(study.original_keys):
@@ -44,24 +49,20 @@ def _source_from_dicom(study: Study, tmp: Path) -> list[pydicom.Dataset]:
                         files.append(out)
         else:
             files.append(p)
+    # non-DICOM members of the zip were ignored at upload too
+    frames = slice_frames([p for group in group_series(files).values() for p in group])
     datasets: list[pydicom.Dataset] = []
-    for f in files:
-        try:
-            ds = pydicom.dcmread(str(f))
-        except Exception:  # non-DICOM members of the zip were ignored at upload too
-            continue
-        if "PixelData" in ds:
-            for kw in TYPE2_PATIENT_STUDY:  # highdicom copies these; some exporters omit them
-                if kw not in ds:
-                    setattr(ds, kw, "")
-            datasets.append(ds)
-    return datasets
-
-
-def _sort_by_normal(datasets: list[pydicom.Dataset]) -> list[pydicom.Dataset]:
-    iop = np.asarray(datasets[0].ImageOrientationPatient, dtype=float)
-    normal = np.cross(iop[:3], iop[3:])
-    return sorted(datasets, key=lambda d: float(np.dot(normal, np.asarray(d.ImagePositionPatient, dtype=float))))
+    for path in dict.fromkeys(fr.path for fr in frames):
+        ds = pydicom.dcmread(str(path))
+        for kw in TYPE2_PATIENT_STUDY:  # highdicom copies these; some exporters omit them
+            if kw not in ds:
+                setattr(ds, kw, "")
+        datasets.append(ds)
+    if all(fr.index is None for fr in frames):
+        return datasets, list(range(len(frames)))
+    if len(datasets) != 1:
+        raise ValueError(f"a SEG over {len(datasets)} enhanced images is not supported")
+    return datasets, sorted(range(len(frames)), key=lambda k: frames[k].index or 0)
 
 
 def _source_from_volume(image: sitk.Image, study: Study) -> list[pydicom.Dataset]:
@@ -122,12 +123,13 @@ def mask_to_dicom_seg_with_sources(study: Study, mask: Mask, project: Project) -
         mask_img = sitk.ReadImage(str(store.get_to_path(mask.key, tmp / "mask.nii.gz")))
         labels = sitk.GetArrayFromImage(mask_img).astype(np.uint8)  # (z, y, x), z = third voxel axis
         if study.source_format == "dicom":
-            sources = _sort_by_normal(_source_from_dicom(study, tmp))
+            sources, slice_of_frame = _source_from_dicom(study, tmp)
         else:
             vol = sitk.ReadImage(str(store.get_to_path(study.volume_key, tmp / "volume.nii.gz")))
             sources = _source_from_volume(vol, study)
-        if len(sources) != labels.shape[0]:
-            raise ValueError(f"{len(sources)} source slices for a mask of {labels.shape[0]} slices")
+            slice_of_frame = list(range(len(sources)))
+        if len(slice_of_frame) != labels.shape[0]:
+            raise ValueError(f"{len(slice_of_frame)} source slices for a mask of {labels.shape[0]} slices")
         values = sorted(int(k) for k in project.labels)
         seg_number = {v: i + 1 for i, v in enumerate(values)}  # SEG segment numbers are 1..N
         lut = np.zeros(256, np.uint8)
@@ -145,7 +147,7 @@ def mask_to_dicom_seg_with_sources(study: Study, mask: Mask, project: Project) -
             for v in values
         ]
         seg = hd.seg.Segmentation(
-            source_images=sources, pixel_array=lut[labels],
+            source_images=sources, pixel_array=lut[labels[slice_of_frame]],
             segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=descriptions,
             series_instance_uid=hd.UID(), series_number=900, sop_instance_uid=hd.UID(), instance_number=1,
             manufacturer="ELSNet", manufacturer_model_name="ELSNet service", software_versions="1.0",

@@ -14,7 +14,6 @@ import logging
 import shutil
 import tempfile
 import zipfile
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -22,6 +21,8 @@ from typing import cast
 import nibabel as nib
 import numpy as np
 
+from dicom_geometry import SeriesError, check_series, read_series
+from dicom_geometry import group_series as group_dicom_series
 from store.errors import BadInput, UnreadableImage
 
 log = logging.getLogger(__name__)
@@ -141,24 +142,9 @@ def _extract_zip(path: Path, name: str, dest: Path, max_bytes: int) -> list[Path
         return files
 
 
-def group_dicom_series(files: list[Path]) -> dict[str, list[Path]]:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    series: dict[str, list[Path]] = defaultdict(list)
-    for f in files:
-        try:
-            ds = pydicom.dcmread(str(f), stop_before_pixels=True)
-        except (InvalidDicomError, OSError, EOFError, ValueError, AttributeError):
-            continue
-        uid = str(getattr(ds, "SeriesInstanceUID", "") or "")
-        if not uid:
-            continue
-        series[uid].append(f)
-    return dict(series)
-
-
 def _read_dicom_series(files: list[Path], name: str, out_dir: Path, modality: str | None) -> IngestedVolume:
+    """One DICOM series (``dicom_geometry.check_series`` refuses what would be read with a
+    wrong geometry; localizers are left out) as canonical NIfTI in ``out_dir``."""
     import pydicom
     import SimpleITK as sitk
 
@@ -181,21 +167,20 @@ def _read_dicom_series(files: list[Path], name: str, out_dir: Path, modality: st
                 "not a structured report or presentation state"
             )
         instance_uids.add(str(getattr(ds, "SOPInstanceUID", "") or ""))
+    try:
+        geometry = check_series(series_files)  # refuses what SimpleITK would read wrong
+    except SeriesError as exc:
+        raise BadInput(f"'{name}': {exc}") from exc
     series_dir = out_dir / "series"
     series_dir.mkdir()
-    for f in series_files:
+    for f in geometry.files:
         shutil.copyfile(f, series_dir / f.name)
-    reader = sitk.ImageSeriesReader()
-    names = reader.GetGDCMSeriesFileNames(str(series_dir), uid)
-    if not names:
-        names = [str(series_dir / f.name) for f in series_files]
-    reader.SetFileNames(names)
     try:
-        image = reader.Execute()
+        image = read_series(geometry)
     except RuntimeError as exc:
         raise UnreadableImage(f"could not decode the DICOM series in '{name}': {exc}") from exc
-    if image.GetDimension() != 3:
-        image = sitk.JoinSeries(image) if image.GetDimension() == 2 else image
+    except SeriesError as exc:
+        raise UnreadableImage(f"'{name}': {exc}") from exc
     out = out_dir / "volume.nii.gz"
     sitk.WriteImage(image, str(out))  # SimpleITK converts LPS (DICOM) to the NIfTI RAS convention
     img = load_nifti(out, f"'{name}'")
@@ -209,7 +194,7 @@ def _read_dicom_series(files: list[Path], name: str, out_dir: Path, modality: st
         shape=tuple(int(s) for s in img.shape[:3]),  # type: ignore[arg-type]
         spacing=tuple(float(z) for z in img.header.get_zooms()[:3]),  # type: ignore[arg-type]
         affine=np.asarray(img.affine, dtype=float).tolist(),
-        dicom_files=[series_dir / f.name for f in series_files],
+        dicom_files=[series_dir / f.name for f in geometry.files],
         dicom_identity=dicom_identity(uid, instance_uids),
     )
 

@@ -39,10 +39,17 @@ def label_map(shape=(24, 20, 6), value=1, unannotated=False) -> np.ndarray:  # t
     return lab
 
 
-def dicom_series(n: int = 4, rows: int = 16, cols: int = 12, series_uid: str | None = None, pixels: bool = True) -> list[bytes]:
-    """``n`` MR slices of one series (1 mm pixels, 3 mm apart), as DICOM Part-10 bytes."""
+def dicom_series(n: int = 4, rows: int = 16, cols: int = 12, series_uid: str | None = None, pixels: bool = True,
+                 positions: list[tuple[float, float, float]] | None = None,
+                 orientation: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)) -> list[bytes]:
+    """``n`` MR slices of one series (1 mm pixels, 3 mm apart), as DICOM Part-10 bytes.
+
+    ``positions``: each slice's ImagePositionPatient (LPS mm; default ``(0, 0, 3 i)``), e.g.
+    a stack with a slice missing or sheared by a gantry tilt; slice i's pixels are
+    ``arange(rows * cols) + 10 i``."""
     series_uid = series_uid or generate_uid()
     study_uid, frame_uid = generate_uid(), generate_uid()
+    positions = positions or [(0.0, 0.0, 3.0 * i) for i in range(n)]
     out = []
     for i in range(n):
         meta = FileMetaDataset()
@@ -54,8 +61,8 @@ def dicom_series(n: int = 4, rows: int = 16, cols: int = 12, series_uid: str | N
         ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study_uid, series_uid, frame_uid
         ds.PatientName, ds.PatientID, ds.Modality = "Test^Phantom", "P1", "MR"
         ds.InstanceNumber = i + 1
-        ds.ImagePositionPatient = [0.0, 0.0, 3.0 * i]
-        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+        ds.ImagePositionPatient = [float(v) for v in positions[i]]
+        ds.ImageOrientationPatient = [float(v) for v in orientation]
         ds.PixelSpacing, ds.SliceThickness = [1.0, 1.0], 3.0
         if pixels:
             ds.Rows, ds.Columns = rows, cols
@@ -82,6 +89,21 @@ def retag(parts: list[bytes], **attributes: object) -> list[bytes]:
         ds.save_as(buf, enforce_file_format=True)
         out.append(buf.getvalue())
     return out
+
+
+def enhanced_mr(parts: list[bytes]) -> bytes:
+    """Single-frame MR instances as one enhanced multi-frame image (highdicom's legacy
+    conversion: per-frame positions, shared orientation, pixel measures and rescale)."""
+    import highdicom as hd
+    import pydicom
+
+    datasets = [pydicom.dcmread(io.BytesIO(p)) for p in parts]
+    image = hd.legacy.LegacyConvertedEnhancedMRImage(
+        datasets, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(), instance_number=1
+    )
+    buf = io.BytesIO()
+    image.save_as(buf)
+    return buf.getvalue()
 
 
 def zip_of(files: dict[str, bytes]) -> bytes:

@@ -30,3 +30,9 @@ def test_worker_does_not_load_the_web_layer() -> None:
 def test_core_knows_nothing_of_the_service() -> None:
     mods = _loaded_after("elsnet_core")
     assert not ({"fastapi", "starlette", "celery", "kombu", "sqlalchemy", "api", "worker", "store"} & mods)
+
+
+def test_the_dicom_checks_shared_by_store_and_core_load_neither() -> None:
+    mods = _loaded_after("dicom_geometry")
+    assert "pydicom" in mods
+    assert not ({"torch", "SimpleITK", "elsnet_core", "store", "api", "worker", "sqlalchemy", "fastapi"} & mods)

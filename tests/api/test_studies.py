@@ -67,6 +67,14 @@ def test_the_same_dicom_series_in_another_packaging_finds_the_existing_study(cli
         ("none.zip", f.zip_of({"readme.txt": b"hello"}), "no DICOM series"),
         ("nopix.zip", f.zip_of({"a.dcm": f.dicom_series(1, pixels=False)[0]}), "no pixel data"),
         ("bad.zip", b"PK\x03\x04garbage", "not a valid zip"),
+        ("gap.zip", f.zip_of({f"{i}.dcm": b for i, b in enumerate(f.dicom_series(5)) if i != 2}),
+         "slices missing along the slice normal between positions 3.0 and 9.0 mm (1 slice)"),
+        ("cine.zip", f.zip_of({f"{i}.dcm": b for i, b in enumerate(
+            f.dicom_series(4, series_uid="1.2.3.9") + f.dicom_series(4, series_uid="1.2.3.9"))}),
+         "2 images at each of 4 positions"),
+        ("tilt.zip", f.zip_of({f"{i}.dcm": b for i, b in enumerate(
+            f.dicom_series(4, positions=[(0.0, 3.0 * np.tan(np.radians(20)) * i, 3.0 * i) for i in range(4)]))}),
+         "gantry tilt of 20.0 deg"),
     ],
 )
 def test_bad_uploads_are_422_and_store_nothing(client: TestClient, project: dict, name: str, payload: bytes, needle: str) -> None:
@@ -74,6 +82,21 @@ def test_bad_uploads_are_422_and_store_nothing(client: TestClient, project: dict
     assert r.status_code == 422, r.text
     assert needle in r.json()["detail"]
     assert client.get(f"/api/v1/projects/{project['id']}/studies").json()["count"] == 0
+
+
+def test_an_incomplete_series_is_refused_and_the_stored_study_is_untouched(client: TestClient, project: dict) -> None:
+    # given: a complete series stored as a study
+    series = f.dicom_series(n=5)
+    first = upload(client, project["id"], {"file": ("s.zip", f.zip_of({f"{i}.dcm": b for i, b in enumerate(series)}))})
+    assert first.status_code == 201, first.text
+    volume = client.get(f"/api/v1/projects/{project['id']}/studies/{first.json()['id']}/volume").content
+    # when: the same series comes again with its middle slice missing
+    partial = upload(client, project["id"], {"file": ("p.zip", f.zip_of({f"{i}.dcm": b for i, b in enumerate(series) if i != 2}))})
+    # then: 422 naming the gap; the stored study and its volume are as they were
+    assert partial.status_code == 422 and "between positions 3.0 and 9.0 mm (1 slice)" in partial.json()["detail"]
+    studies = client.get(f"/api/v1/projects/{project['id']}/studies").json()
+    assert studies["count"] == 1 and studies["data"][0]["id"] == first.json()["id"]
+    assert client.get(f"/api/v1/projects/{project['id']}/studies/{first.json()['id']}/volume").content == volume
 
 
 def test_upload_over_limit_is_413(client: TestClient, project: dict, monkeypatch: pytest.MonkeyPatch) -> None:

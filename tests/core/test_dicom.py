@@ -1,11 +1,19 @@
-"""A DICOM series reads into the same (X, Y, Z) array and RAS affine as its source volume."""
+"""A DICOM series reads into the same (X, Y, Z) array and RAS affine as its source volume; a
+folder of several series, or a series with a wrong geometry, is refused."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
+import pydicom
+import pytest
 import SimpleITK as sitk
 
+from elsnet_core.errors import InvalidVolume
 from elsnet_core.io import load_volume
+from tests import factories as f
 
 
 def _write_series(folder, array_xyz: np.ndarray, spacing, origin, direction) -> None:
@@ -49,3 +57,36 @@ def test_dicom_series_geometry(tmp_path):
     expected[:3, 3] = origin
     expected = np.diag([-1.0, -1.0, 1.0, 1.0]) @ expected
     np.testing.assert_allclose(vol.affine, expected, atol=1e-3)
+
+
+def _folder(path: Path, parts: list[bytes]) -> Path:
+    path.mkdir()
+    for i, p in enumerate(parts):
+        (path / f"{i:03d}.dcm").write_bytes(p)
+    return path
+
+
+def test_a_folder_of_two_series_is_refused_listing_them(tmp_path: Path) -> None:
+    one, two = f.dicom_series(n=4), f.retag(f.dicom_series(n=3), SeriesDescription="T1 fat sat")
+    folder = _folder(tmp_path / "two", one + two)
+    with pytest.raises(InvalidVolume) as err:
+        load_volume(folder)
+    message = str(err.value)
+    uids = [str(pydicom.dcmread(io.BytesIO(s[0])).SeriesInstanceUID) for s in (one, two)]
+    assert "holds 2 DICOM series" in message and all(uid in message for uid in uids)
+    assert "(T1 fat sat, 3 files)" in message and "(4 files)" in message
+
+
+def test_a_folder_with_a_slice_missing_is_refused(tmp_path: Path) -> None:
+    parts = f.dicom_series(n=5)
+    with pytest.raises(InvalidVolume, match=r"between positions 3.0 and 9.0 mm \(1 slice\)"):
+        load_volume(_folder(tmp_path / "gap", parts[:2] + parts[3:]))
+
+
+def test_an_enhanced_multiframe_folder_reads_as_its_single_frame_series(tmp_path: Path) -> None:
+    parts = f.retag(f.dicom_series(n=5, rows=16, cols=12), RescaleSlope=2, RescaleIntercept=-100)
+    single = load_volume(_folder(tmp_path / "single", parts))
+    enhanced = load_volume(_folder(tmp_path / "enhanced", [f.enhanced_mr(parts)]))
+    np.testing.assert_array_equal(enhanced.array, single.array)
+    np.testing.assert_allclose(enhanced.affine, single.affine, atol=1e-3)
+    assert single.array[0, 0, 4] == 2 * 40 - 100  # slice 4 stores 40 at its first voxel
