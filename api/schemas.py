@@ -74,10 +74,11 @@ class PacsStudyRef(BaseModel):
 
 
 class JobCreate(BaseModel):
-    kind: Literal["train", "infer", "import", "evaluate"]
+    kind: Literal["train", "infer", "import", "evaluate", "rank"]
     preset: Literal["tiny", "fast", "full"] | None = None
     seed: int | None = None
-    study_ids: list[str] | None = None
+    study_ids: list[str] | None = Field(
+        default=None, description="infer: the studies to segment; rank: the studies to rank (default: all)")
     model_id: str | None = None
     server: str | None = Field(default=None, description="import: a configured DICOMweb server's name")
     studies: list[PacsStudyRef] | None = Field(
@@ -167,6 +168,42 @@ class EvaluationPublic(BaseModel):
     studies: list[EvaluationStudy]
     failed: list[EvaluationSkipped] = Field(description="studies with a reference that could not be scored, and why")
     excluded: list[EvaluationSkipped] = Field(description="studies with a reference left out, and why")
+
+
+# Which study to annotate (store/exemplars.py) ---------------------------------------------
+class StudyRef(BaseModel):
+    study_id: str
+    name: str
+    created_at: datetime
+
+
+class NotRankedStudy(BaseModel):
+    study_id: str
+    name: str
+    reason: str
+
+
+class RankedStudy(BaseModel):
+    study_id: str
+    name: str
+    rank: int = Field(description="1 = the most typical of the ranked studies: the suggested exemplar")
+    score: float = Field(description="typicality (higher = more typical of the cohort); compare within one ranking only")
+    is_exemplar: bool = Field(description="the study carries an annotation now")
+
+
+class ExemplarRankingPublic(BaseModel):
+    """The newest succeeded ``rank`` job's answer to "which study should I annotate?" (docs/API.md)."""
+
+    job_id: str
+    ranked_at: datetime
+    n_ranked: int = Field(description="studies the job ranked")
+    suggested_study_id: str | None = Field(
+        description="the most typical ranked study that still exists: annotate this one (null: all deleted since)")
+    studies: list[RankedStudy] = Field(description="best first; studies deleted since are left out")
+    not_ranked: list[NotRankedStudy] = Field(description="studies the job could not read, and why")
+    added_since: list[StudyRef] = Field(description="studies uploaded after the ranking was asked for: not ranked")
+    removed_since: list[str] = Field(description="ids of ranked studies deleted since")
+    stale: bool = Field(description="studies were added or deleted since: rank again for an up-to-date answer")
 
 
 class ModelPublic(BaseModel):

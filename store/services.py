@@ -317,8 +317,12 @@ def create_job(session: Session, project: Project, kind: str, params: dict[str, 
 
         model_id = params.get("model_id") or project.active_model_id or newest_model_id(session, project.id)
         clean = references.evaluation_params(session, project, model_id)
+    elif kind == "rank":
+        from store import exemplars
+
+        clean = exemplars.rank_params(session, project, params)
     else:
-        raise BadInput(f"kind must be 'train', 'infer', 'import' or 'evaluate', got {kind!r}")
+        raise BadInput(f"kind must be 'train', 'infer', 'import', 'evaluate' or 'rank', got {kind!r}")
     job = Job(project_id=project.id, kind=kind, params=clean, state="queued", model_id=clean.get("model_id"))
     session.add(job)
     session.flush()
@@ -398,7 +402,7 @@ def _active_jobs(session: Session, project_id: str) -> list[Job]:
 
 
 def _uses_study(job: Job, study_id: str) -> bool:
-    if job.kind == "infer":
+    if job.kind in ("infer", "rank"):
         return study_id in (job.params or {}).get("study_ids", [])
     return True  # a train job reads every study of its project: exemplars and unlabeled ones
 

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from store import references, services
+from store import exemplars, references, services
 from store.db import session_scope
 from store.errors import NotFound
 from store.jobs import TERMINAL, add_event, claim
@@ -65,6 +65,8 @@ def run_job(job_id: str, attempt: int) -> None:
                 _import(job_id, reporter)
             elif kind == "evaluate":
                 _evaluate(job_id, work, reporter)
+            elif kind == "rank":
+                _rank(job_id, work, reporter)
             else:
                 _infer(job_id, work, reporter)
         if not _finish(job_id, "succeeded", owner=(me, attempt)):
@@ -520,3 +522,74 @@ def _import(job_id: str, reporter: JobReporter) -> None:
         raise UserError(f"none of the {len(refs)} studies could be imported from {server}; first reason: {first}")
     services.segment_new_studies(project_id)
 
+
+
+def _rank(job_id: str, work: Path, reporter: JobReporter) -> None:
+    """A ``rank`` job: which study to annotate (store/exemplars.py).
+
+    Reads the job's studies one at a time (most of the job's time: progress per study), ranks
+    them with ``elsnet_core.exemplar.rank_exemplars`` and stores the ranking in the job's
+    metrics. A study that cannot be read is listed with its reason (``not_ranked``) and the
+    others go on; the job fails when fewer than two could be read.
+    """
+    from elsnet_core.errors import Cancelled, InvalidInput
+    from elsnet_core.exemplar import rank_exemplars
+    from elsnet_core.io import Volume, load_volume
+
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        todo = []
+        for sid in job.params.get("study_ids") or []:
+            st = s.get(Study, sid)
+            if st is not None and st.project_id == job.project_id:
+                todo.append(({"study_id": st.id, "name": st.name, "is_exemplar": st.annotation_key is not None},
+                             st.volume_key))
+        add_event(s, job, stage="load", progress=0.0, message=f"reading {len(todo)} studies")
+    store = get_store()
+    folder = work / "rank"
+    vols: list[Volume] = []
+    ranked_studies: list[dict] = []
+    not_ranked: list[dict] = []
+    reporter.span = (0.0, 0.9)
+    t0 = time.monotonic()
+    for i, (info, key) in enumerate(todo):
+        if reporter.should_stop():
+            raise Cancelled("cancelled while reading the studies")
+        path = folder / f"{info['study_id']}.nii.gz"
+        try:
+            vols.append(load_volume(store.get_to_path(key, path)))
+            ranked_studies.append(info)
+        except (Cancelled, *TRANSIENT):
+            raise
+        except Exception as exc:  # this study cannot be read: say why and rank the others
+            log.warning("job %s: study %s not ranked", job_id, info["study_id"], exc_info=True)
+            if isinstance(exc, InvalidInput):  # its message names the worker's scratch file: not for users
+                reason = "its stored volume is not a readable 3D image (details in the worker's log)"
+            elif isinstance(exc, NotFound):
+                reason = "its stored volume is missing from object storage"
+            else:
+                reason = f"{exc.__class__.__name__}: {exc}"
+            not_ranked.append({"study_id": info["study_id"], "name": info["name"], "reason": reason})
+        finally:
+            path.unlink(missing_ok=True)
+        done = (i + 1) / len(todo)
+        outcome = "could not be read" if not_ranked and not_ranked[-1]["study_id"] == info["study_id"] else "read"
+        reporter.report("load", done, eta_s=(time.monotonic() - t0) / done * (1 - done), force=True,
+                        message=f"{i + 1}/{len(todo)}: {info['name']} {outcome}")
+    if len(vols) < exemplars.MIN_STUDIES:
+        first = f"; first: {not_ranked[0]['name']}: {not_ranked[0]['reason']}" if not_ranked else ""
+        raise UserError(f"only {len(vols)} of the {len(todo)} studies could be read; a ranking needs at least "
+                        f"{exemplars.MIN_STUDIES}{first}")
+    reporter.span = (0.9, 1.0)
+    reporter.report("rank", 0.0, message=f"ranking {len(vols)} studies", force=True)
+    if reporter.should_stop():
+        raise Cancelled("cancelled before ranking")
+    doc = exemplars.ranking_document(rank_exemplars(vols), ranked_studies, not_ranked)
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.metrics = {**(job.metrics or {}), **doc}
+    best = doc["ranking"][0]
+    reporter.report("rank", 1.0, force=True,
+                    message=f"most typical of {doc['n_ranked']} studies: {best['name']} (typicality {best['score']:.3f})")

@@ -5,8 +5,14 @@ from fastapi.responses import JSONResponse, Response
 
 from api import idempotency
 from api.deps import CurrentKey, IdempotencyKey, ProjectDep, SessionDep, UnscopedKey
-from api.schemas import ProjectCreate, ProjectPublic, ProjectsPublic, ProjectUpdate
-from store import auth, services
+from api.schemas import (
+    ExemplarRankingPublic,
+    ProjectCreate,
+    ProjectPublic,
+    ProjectsPublic,
+    ProjectUpdate,
+)
+from store import auth, exemplars, services
 from store.models import Project
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
@@ -50,3 +56,10 @@ def update_project(project: ProjectDep, body: ProjectUpdate, session: SessionDep
 def delete_project(project: ProjectDep, session: SessionDep) -> Response:
     services.delete_project(session, project)
     return Response(status_code=204)
+
+
+@router.get("/{project_id}/exemplar-ranking", response_model=ExemplarRankingPublic)
+def read_exemplar_ranking(project: ProjectDep, session: SessionDep) -> ExemplarRankingPublic:
+    """Which study to annotate: the newest ranking of a ``{"kind": "rank"}`` job, best first, with
+    the studies added or deleted since (404 saying how to start one when there is none)."""
+    return ExemplarRankingPublic.model_validate(exemplars.latest_ranking(session, project))

@@ -6,6 +6,8 @@ import { openStudy, closeViewerStudy } from './studyview.js'
 import { confidenceBadge, confidenceMedians } from './guidance.js'
 import { pacsServers, sendMaskToPacs } from './pacs.js'
 import { referenceBadge } from './evaluation.js'
+import { WHY, isLiveRank, notRankedText, rankButtonText, rankingLines, typicalityCell } from './exemplar.js'
+import { followJob, refreshJobs } from './training.js'
 
 // ---------------------------------------------------------------- upload
 export const dz = $('#dropzone')
@@ -89,10 +91,60 @@ export async function uploadOne(pid, g) {
 export async function refreshStudies() {
   if (!state.project) return
   const pid = state.project.id
-  const res = await guarded('Loading the cohort', () => api.get(`${P(pid)}/studies`))
+  const [res, ranking] = await Promise.all([guarded('Loading the cohort', () => api.get(`${P(pid)}/studies`)), loadRanking(pid)])
   if (!res || state.project?.id !== pid) return
   state.studies = res.data
+  state.ranking = ranking
   renderStudies()
+}
+
+// ---------------------------------------------------------------- which study to annotate
+/** The newest exemplar ranking of the project, or null when none was made yet (404). */
+async function loadRanking(pid) {
+  try {
+    return await api.get(`${P(pid)}/exemplar-ranking`)
+  } catch (e) {
+    if (e.status !== 404) console.warn('exemplar ranking', e)
+    return null
+  }
+}
+
+/** "Which study to annotate?": a rank job, followed like any other (progress on the button). */
+export async function rankStudies() {
+  const pid = state.project?.id
+  if (!pid) return
+  const job = await guarded('Ranking the studies', () =>
+    api.post(`${P(pid)}/jobs`, { kind: 'rank' }, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
+  )
+  if (!job) return
+  showMessage('Ranking the studies by how typical each is of the cohort (progress on the button and in the Training tab).', 'ok')
+  followJob(job)
+  refreshJobs(false)
+}
+$('#rank-studies').addEventListener('click', () => rankStudies())
+
+function showRankProgress(job) {
+  const b = $('#rank-studies')
+  b.disabled = isLiveRank(job)
+  b.textContent = rankButtonText(job)
+}
+document.addEventListener('job-updated', (e) => showRankProgress(e.detail))
+
+function renderRankingHint() {
+  const lines = rankingLines(state.ranking, state.studies)
+  $('#exemplar-hint').replaceChildren(...lines.map((t, i) => h('div', { class: i ? 'stale' : 'suggestion' }, t)))
+  $('#exemplar-hint').hidden = lines.length === 0
+}
+
+function typicalityTd(s) {
+  const c = typicalityCell(state.ranking, s)
+  if (!c) return h('td', { class: 'typicality muted' }, notRankedText(state.ranking, s) || '—')
+  return h('td', { class: 'typicality' }, h('span', { class: 'badge typicality', title: c.title }, c.text))
+}
+
+function suggestedBadge(s) {
+  if (!typicalityCell(state.ranking, s)?.suggested) return ''
+  return h('div', {}, h('span', { class: 'badge suggested', title: `Annotate this study: ${WHY} (a heuristic).` }, '★ suggested exemplar'))
 }
 $('#refresh-studies').addEventListener('click', () => refreshStudies())
 
@@ -126,10 +178,11 @@ export function renderStudies() {
         : h('span', { class: `badge confidence ${cb.level === 'plain' ? '' : cb.level}`, title: cb.title }, cb.text)
       return h('tr', { dataset: { studyId: s.id }, class: state.study?.id === s.id ? 'selected' : '' },
         h('td', {}, img),
-        h('td', {}, h('strong', {}, s.name), h('div', { class: 'muted' }, `${s.modality ?? ''} · ${fmtBytes(s.size_bytes ?? 0)}`)),
+        h('td', {}, h('strong', {}, s.name), h('div', { class: 'muted' }, `${s.modality ?? ''} · ${fmtBytes(s.size_bytes ?? 0)}`), suggestedBadge(s)),
         h('td', { class: 'muted' }, s.shape ? s.shape.join('×') : '', h('br'), s.spacing ? `${s.spacing.map((v) => (+v).toFixed(2)).join('×')} mm` : ''),
         h('td', {}, s.is_exemplar ? h('span', { class: 'badge ok' }, `exemplar · ${s.annotated_slices ?? '?'} slice${s.annotated_slices === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, '—'),
           refBadge(s)),
+        typicalityTd(s),
         h('td', {}, s.mask ? h('span', { title: s.mask.model_id }, short(s.mask.model_id)) : h('span', { class: 'muted' }, 'not segmented')),
         h('td', {}, confBadge),
         h('td', { class: 'actions' },
@@ -147,6 +200,8 @@ export function renderStudies() {
     }),
   )
   $('#studies-empty').hidden = state.studies.length > 0
+  renderRankingHint()
+  showRankProgress(state.job)
 }
 
 function refBadge(s) {

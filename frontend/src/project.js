@@ -20,6 +20,7 @@ export async function openProject(id, tab) {
       // a different project: reset its views at once (uploads started meanwhile keep their rows)
       state.project = null
       state.studies = []
+      state.ranking = null
       state.study = null
       closeViewerStudy()
       stopFollowing()

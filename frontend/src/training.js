@@ -177,5 +177,5 @@ export async function followJob(j) {
 
 /** What a person calls a job of this kind. */
 function jobTitle(kind) {
-  return { infer: 'Segmentation', import: 'Import from PACS', evaluate: 'Evaluation' }[kind] ?? 'Training'
+  return { infer: 'Segmentation', import: 'Import from PACS', evaluate: 'Evaluation', rank: 'Exemplar ranking' }[kind] ?? 'Training'
 }

@@ -27,6 +27,7 @@ export const state = {
   project: null,
   tab: 'cohort',
   studies: [],
+  ranking: null, // the newest exemplar ranking (GET .../exemplar-ranking), null: none yet
   jobs: [],
   models: [],
   study: null, // study open in the viewer

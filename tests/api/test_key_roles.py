@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from store import exemplars
+from store.db import session_scope
+from store.models import Job, utcnow
 from tests import factories as f
 from tests.api.conftest import LABELS
 from tests.api.test_deletion import annotate, trained_model, upload
@@ -65,8 +68,17 @@ def side(client: TestClient, name: str, seed: int) -> dict[str, str]:
     assert client.post(f"/api/v1/jobs/{job.json()['id']}/cancel").status_code == 202  # ended: its events end
     hook = client.post(f"/api/v1/projects/{pid}/webhooks", json={"url": "https://ris.hospital.example/e"})
     assert hook.status_code == 201, hook.text
+    ranked(pid, sid)
     return {"project_id": pid, "study_id": sid, "model_id": model_id, "job_id": job.json()["id"],
             "webhook_id": hook.json()["id"]}
+
+
+def ranked(pid: str, sid: str) -> None:
+    """A finished rank job's ranking (as worker/pipeline.py leaves it), for GET .../exemplar-ranking."""
+    with session_scope() as s:
+        doc = exemplars.ranking_document([(0, 1.0)], [{"study_id": sid, "name": "s", "is_exemplar": True}], [])
+        s.add(Job(project_id=pid, kind="rank", params={"study_ids": [sid]}, state="succeeded", progress=1.0,
+                  metrics=doc, finished_at=utcnow()))
 
 
 def reads(s: dict[str, str]) -> list[str]:
@@ -74,7 +86,7 @@ def reads(s: dict[str, str]) -> list[str]:
     job, model = f"/api/v1/jobs/{s['job_id']}", f"/api/v1/models/{s['model_id']}"
     return [p, f"{p}/studies", st, f"{st}/volume", f"{st}/annotation", f"{st}/mask", f"{st}/completion",
             f"{st}/thumbnail.png", f"{p}/models", model, f"{model}/artifact", f"{p}/jobs", job, f"{job}/metrics",
-            f"{job}/events", f"{p}/webhooks", f"{p}/webhooks/{s['webhook_id']}/deliveries"]
+            f"{job}/events", f"{p}/webhooks", f"{p}/webhooks/{s['webhook_id']}/deliveries", f"{p}/exemplar-ranking"]
 
 
 def send(client: TestClient, method: str, template: str, ids: dict[str, str], key: str) -> Any:
