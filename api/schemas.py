@@ -186,8 +186,8 @@ class NotRankedStudy(BaseModel):
 class RankedStudy(BaseModel):
     study_id: str
     name: str
-    rank: int = Field(description="1 = the most typical of the ranked studies: the suggested exemplar")
-    score: float = Field(description="typicality (higher = more typical of the cohort); compare within one ranking only")
+    rank: int = Field(description="1 = the best ranked study: the suggested exemplar")
+    score: float = Field(description="typicality: mean image similarity (NCC) after registering the study onto a few other studies of the ranking; higher = maps better; compare within one ranking only")
     is_exemplar: bool = Field(description="the study carries an annotation now")
 
 
@@ -198,7 +198,7 @@ class ExemplarRankingPublic(BaseModel):
     ranked_at: datetime
     n_ranked: int = Field(description="studies the job ranked")
     suggested_study_id: str | None = Field(
-        description="the most typical ranked study that still exists: annotate this one (null: all deleted since)")
+        description="the best ranked study that still exists: annotate this one (null: all deleted since)")
     studies: list[RankedStudy] = Field(description="best first; studies deleted since are left out")
     not_ranked: list[NotRankedStudy] = Field(description="studies the job could not read, and why")
     added_since: list[StudyRef] = Field(description="studies uploaded after the ranking was asked for: not ranked")

@@ -1,9 +1,9 @@
 """Which study to annotate: the ``rank`` job's parameters and its result (no HTTP, no torch).
 
 The choice of exemplar dominates one-shot results. A ``rank`` job (worker/pipeline.py) loads the
-chosen studies and ranks them with ``elsnet_core.exemplar.rank_exemplars``, a heuristic: the most
-typical study of the cohort is suggested, since a model trained from a typical study transfers
-best to the others. The job stores the ranking in its ``metrics`` (:func:`ranking_document`);
+chosen studies and ranks them with ``elsnet_core.exemplar.rank_exemplars`` (each study registered
+onto a few others; the one whose image maps best onto the cohort's is suggested; measured in
+docs/benchmarks.md, session 24). The job stores the ranking in its ``metrics`` (:func:`ranking_document`);
 ``GET /api/v1/projects/{id}/exemplar-ranking`` reads the newest one as it stands now
 (:func:`latest_ranking`: current names and exemplar flags, studies added or deleted since).
 Shapes: docs/API.md, "Which study to annotate".

@@ -527,14 +527,16 @@ def _import(job_id: str, reporter: JobReporter) -> None:
 def _rank(job_id: str, work: Path, reporter: JobReporter) -> None:
     """A ``rank`` job: which study to annotate (store/exemplars.py).
 
-    Reads the job's studies one at a time (most of the job's time: progress per study), ranks
-    them with ``elsnet_core.exemplar.rank_exemplars`` and stores the ranking in the job's
-    metrics. A study that cannot be read is listed with its reason (``not_ranked``) and the
-    others go on; the job fails when fewer than two could be read.
+    Fetches the job's studies and checks each can be read (stage ``load``), then ranks them
+    with ``elsnet_core.exemplar.rank_exemplars`` (stage ``rank``, most of the job's time: each
+    study registered to a few others, progress per registration; the library holds only a few
+    volumes at once, read from the fetched files) and stores the ranking in the job's metrics.
+    A study that cannot be read is listed with its reason (``not_ranked``) and the others go on;
+    the job fails when fewer than two could be read.
     """
     from elsnet_core.errors import Cancelled, InvalidInput
     from elsnet_core.exemplar import rank_exemplars
-    from elsnet_core.io import Volume, load_volume
+    from elsnet_core.io import load_volume
 
     with session_scope() as s:
         job = s.get(Job, job_id)
@@ -548,17 +550,20 @@ def _rank(job_id: str, work: Path, reporter: JobReporter) -> None:
         add_event(s, job, stage="load", progress=0.0, message=f"reading {len(todo)} studies")
     store = get_store()
     folder = work / "rank"
-    vols: list[Volume] = []
+    paths: list[Path] = []
     ranked_studies: list[dict] = []
     not_ranked: list[dict] = []
-    reporter.span = (0.0, 0.9)
+    reporter.span = (0.0, 0.1)
     t0 = time.monotonic()
     for i, (info, key) in enumerate(todo):
         if reporter.should_stop():
             raise Cancelled("cancelled while reading the studies")
         path = folder / f"{info['study_id']}.nii.gz"
+        readable = False
         try:
-            vols.append(load_volume(store.get_to_path(key, path)))
+            load_volume(store.get_to_path(key, path))  # readable? (the ranking reads it again)
+            readable = True
+            paths.append(path)
             ranked_studies.append(info)
         except (Cancelled, *TRANSIENT):
             raise
@@ -572,24 +577,31 @@ def _rank(job_id: str, work: Path, reporter: JobReporter) -> None:
                 reason = f"{exc.__class__.__name__}: {exc}"
             not_ranked.append({"study_id": info["study_id"], "name": info["name"], "reason": reason})
         finally:
-            path.unlink(missing_ok=True)
+            if not readable:
+                path.unlink(missing_ok=True)
         done = (i + 1) / len(todo)
         outcome = "could not be read" if not_ranked and not_ranked[-1]["study_id"] == info["study_id"] else "read"
         reporter.report("load", done, eta_s=(time.monotonic() - t0) / done * (1 - done), force=True,
                         message=f"{i + 1}/{len(todo)}: {info['name']} {outcome}")
-    if len(vols) < exemplars.MIN_STUDIES:
+    if len(paths) < exemplars.MIN_STUDIES:
         first = f"; first: {not_ranked[0]['name']}: {not_ranked[0]['reason']}" if not_ranked else ""
-        raise UserError(f"only {len(vols)} of the {len(todo)} studies could be read; a ranking needs at least "
+        raise UserError(f"only {len(paths)} of the {len(todo)} studies could be read; a ranking needs at least "
                         f"{exemplars.MIN_STUDIES}{first}")
-    reporter.span = (0.9, 1.0)
-    reporter.report("rank", 0.0, message=f"ranking {len(vols)} studies", force=True)
-    if reporter.should_stop():
-        raise Cancelled("cancelled before ranking")
-    doc = exemplars.ranking_document(rank_exemplars(vols), ranked_studies, not_ranked)
+    reporter.span = (0.1, 1.0)
+    reporter.report("rank", 0.0, message=f"registering each of {len(paths)} studies to a few others", force=True)
+    t1 = time.monotonic()
+
+    def registered(done: int, total: int) -> None:
+        if reporter.should_stop():
+            raise Cancelled("cancelled while ranking")
+        reporter.report("rank", done / total, eta_s=(time.monotonic() - t1) / done * (total - done),
+                        message=f"{done}/{total} registrations", force=done == total)
+
+    doc = exemplars.ranking_document(rank_exemplars(paths, progress=registered), ranked_studies, not_ranked)
     with session_scope() as s:
         job = s.get(Job, job_id)
         assert job is not None
         job.metrics = {**(job.metrics or {}), **doc}
     best = doc["ranking"][0]
     reporter.report("rank", 1.0, force=True,
-                    message=f"most typical of {doc['n_ranked']} studies: {best['name']} (typicality {best['score']:.3f})")
+                    message=f"best of {doc['n_ranked']} studies: {best['name']} (typicality {best['score']:.3f})")

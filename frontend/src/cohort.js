@@ -117,7 +117,7 @@ export async function rankStudies() {
     api.post(`${P(pid)}/jobs`, { kind: 'rank' }, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
   )
   if (!job) return
-  showMessage('Ranking the studies by how typical each is of the cohort (progress on the button and in the Training tab).', 'ok')
+  showMessage('Ranking the studies: each is registered onto a few others, which takes a few seconds per pair (progress on the button and in the Training tab).', 'ok')
   followJob(job)
   refreshJobs(false)
 }

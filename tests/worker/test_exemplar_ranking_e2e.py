@@ -44,8 +44,8 @@ def test_a_worker_ranks_the_cohort_and_the_atypical_study_comes_last(  # type: i
     start_worker(env)
     # when
     job = api.wait(api.job(pid, {"kind": "rank"})["id"], timeout=300)
-    # then: it read the studies one by one (stage "load"), then ranked them (stage "rank"),
-    # progress never going back
+    # then: it read the studies one by one (stage "load"), then ranked them (stage "rank": each
+    # study registered to the others, 4 x 3 registrations), progress never going back
     assert job["state"] == "succeeded", job["error"]
     assert (job["stage"], job["progress"]) == ("rank", 1.0)
     assert all(b >= a for a, b in itertools.pairwise(job["_progress_seen"]))
@@ -53,7 +53,9 @@ def test_a_worker_ranks_the_cohort_and_the_atypical_study_comes_last(  # type: i
     loads = [e for e in events if e["stage"] == "load" and re.match(r"\d+/4: ", e["message"] or "")]
     assert [e["message"].split(":")[0] for e in loads] == ["1/4", "2/4", "3/4", "4/4"]
     assert not [e["message"] for e in loads if "could not be read" in e["message"]]
-    assert all(e["progress"] <= 0.9 + 1e-9 for e in loads) and loads[-1]["progress"] == pytest.approx(0.9)
+    assert all(e["progress"] <= 0.1 + 1e-9 for e in loads) and loads[-1]["progress"] == pytest.approx(0.1)
+    ranks = [e for e in events if e["stage"] == "rank" and re.match(r"\d+/12 registrations", e["message"] or "")]
+    assert ranks and ranks[-1]["message"] == "12/12 registrations"
     assert [e["stage"] for e in events].index("rank") > [e["stage"] for e in events].index("load")
 
     # the ranking: every study once, the atypical one last and clearly less typical
