@@ -93,10 +93,11 @@ def project_dep(session: SessionDep, key: CurrentKey, project_id: Annotated[str,
     return services.get_project(session, project_id)
 
 
-def job_dep(session: SessionDep, key: CurrentKey, job_id: Annotated[str, Path()]) -> Job:
+def job_dep(session: SessionDep, key: CurrentKey, request: Request, job_id: Annotated[str, Path()]) -> Job:
     job = services.get_job(session, job_id)
     if not auth.reaches(key, job.project_id):
         raise NotFound(f"job {job_id} not found")
+    request.state.audit_project_id = job.project_id  # /jobs/{id}/... names no project (api/main.py)
     return job
 
 

@@ -65,7 +65,8 @@ def create_app() -> FastAPI:
             try:
                 await run_in_threadpool(audit.record, get_sessionmaker(), action=action, method=request.method,
                                         path=request.url.path, status_code=response.status_code, key=key,
-                                        client=client)
+                                        client=client,
+                                        project_id=getattr(request.state, "audit_project_id", None))
             except Exception:  # the answer is already made; the failure is logged loudly
                 log.exception("audit trail: could not record %s %s", request.method, request.url.path)
         return response

@@ -74,12 +74,16 @@ class PacsStudyRef(BaseModel):
 
 
 class JobCreate(BaseModel):
-    kind: Literal["train", "infer", "import", "evaluate", "rank"]
+    kind: Literal["train", "infer", "import", "evaluate", "rank", "export"]
     preset: Literal["tiny", "fast", "full"] | None = None
     seed: int | None = None
     study_ids: list[str] | None = Field(
         default=None, description="infer: the studies to segment; rank: the studies to rank (default: all)")
-    model_id: str | None = None
+    model_id: str | None = Field(
+        default=None, description="infer, evaluate: the model (default: active, else newest); export: the masks of "
+                                  "this model (default: per study the active model's mask, else the newest)")
+    format: Literal["nifti", "dicom-seg"] | None = Field(
+        default=None, description="export: the masks as NIfTI (default) or DICOM SEG")
     server: str | None = Field(default=None, description="import: a configured DICOMweb server's name")
     studies: list[PacsStudyRef] | None = Field(
         default=None, description="import: the PACS studies to bring in (a series UID where a study has several)")
@@ -97,6 +101,7 @@ class JobPublic(BaseModel):
     error: str | None
     model_id: str | None
     preset: str | None = None
+    format: str | None = Field(default=None, description="export: the masks' format (nifti or dicom-seg)")
     attempts: int
     metrics: dict[str, Any]
     created_at: datetime

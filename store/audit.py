@@ -2,7 +2,8 @@
 
 The API records every request that changes something (POST, PUT, PATCH, DELETE under
 ``/api/v1``, refused ones included) and every download of patient data (a study's volume, an
-annotation, a reference mask, a mask, a completion, a model artifact, a PACS search); plain listings and
+annotation, a reference mask, a mask, the cohort's masks zip (in the request or an export job's), a
+completion, a model artifact, a PACS search); plain listings and
 thumbnails are not recorded. Rows are only added, never changed; with
 ``ELSNET_AUDIT_RETENTION_DAYS`` set, the workers' reaper deletes rows older than that (:func:`purge`). No FastAPI here: the API's
 middleware calls :func:`classify` and :func:`record`; admins read it through :func:`query`.
@@ -49,6 +50,7 @@ _ACTIONS: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", f"/jobs/{_ID}/cancel", "job.cancel"),
         ("GET", f"/models/{_ID}/artifact", "model.download"),
         ("GET", f"/projects/{_ID}/masks.zip", "masks.export"),
+        ("GET", f"/jobs/{_ID}/download", "masks.export"),  # an export job's zip: the same data
         ("GET", f"/projects/{_ID}/volumes.csv", "volumes.download"),
         ("POST", f"/projects/{_ID}/webhooks", "webhook.create"),
         ("DELETE", f"/projects/{_ID}/webhooks/{_ID}", "webhook.delete"),
@@ -75,14 +77,15 @@ def classify(method: str, path: str) -> str | None:
 
 
 def record(session_factory: Callable[[], Session], *, action: str, method: str, path: str, status_code: int,
-           key: tuple[str, str] | None, client: str | None) -> None:
-    """Add one event (its own transaction: recorded whether the request succeeded or not)."""
+           key: tuple[str, str] | None, client: str | None, project_id: str | None = None) -> None:
+    """Add one event (its own transaction: recorded whether the request succeeded or not).
+    Its project: the one the path names, else ``project_id`` (a job's, for ``/jobs/{id}/...``)."""
     m = _PROJECT.match(path)
     with session_factory() as s, s.begin():
         s.add(AuditEvent(
             action=action, method=method.upper(), path=path[:500], status_code=status_code,
             api_key_id=key[0] if key else None, key_prefix=key[1] if key else None,
-            project_id=m.group(1) if m else None, client=(client or None) and client[:100],
+            project_id=m.group(1) if m else project_id, client=(client or None) and client[:100],
         ))
 
 

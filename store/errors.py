@@ -6,6 +6,7 @@ ServiceError
 ├── Forbidden           403  the API key may not do this (e.g. an admin key is needed)
 ├── NotFound            404
 ├── Conflict            409  the request clashes with the current state
+├── Gone                410  it existed but was removed on purpose (e.g. an expired export)
 ├── PayloadTooLarge     413
 ├── Unavailable         503  a dependency (database, broker, storage) is unreachable
 └── UpstreamError       502  a configured remote server (DICOMweb) failed or refused
@@ -34,6 +35,10 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status_code = 409
+
+
+class Gone(ServiceError):
+    status_code = 410
 
 
 class PayloadTooLarge(ServiceError):

@@ -10,6 +10,10 @@ them. Rules, by key (only objects older than ``min_age``, so nothing being writt
   the study does not exist (in that project);
 - ``masks/<study>/<model>.nii.gz``: no mask row has this key;
 - ``models/<model>/...``: no model row, and no queued or running job is training it;
+- ``projects/<project>/exports/<job>.zip`` (an ``export`` job's zip, store/cohort.py): no export
+  job of that project has this id, or it failed or was cancelled, or it expired (past its
+  ``expires_at``: the reaper deletes it, unless it is not running); kept while the job is queued
+  or running, and until it expires after it succeeded;
 - a ``.tmp-`` file anywhere: an interrupted write (never read);
 - anything else is not judged (listed as unknown, never removed). Objects of existing rows,
   older annotation or reference versions of an existing study included, are kept.
@@ -24,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store import cohort
 from store.jobs import TERMINAL
 from store.models import Job, Mask, Model, Project, Study, utcnow
 from store.storage import ObjectInfo, ObjectStore
@@ -54,8 +59,22 @@ class Report:
         return {r: (n[r], size[r]) for r in sorted(n)}
 
 
+def _export_reason(parts: list[str], exports: dict[str, Job], now: datetime) -> str | None:
+    """``projects/<project>/exports/<job>.zip``: why it is an orphan, or None while it is live."""
+    if len(parts) != 4 or not parts[3].endswith(".zip"):
+        return "unknown"
+    job = exports.get(parts[3].removesuffix(".zip"))
+    if job is None or job.project_id != parts[1]:
+        return "its export job does not exist"
+    if job.state not in TERMINAL:
+        return None
+    if job.state != "succeeded":
+        return "its export job did not succeed"
+    return "its export expired" if cohort.is_expired(job, now) else None
+
+
 def _reason(key: str, projects: set[str], studies: set[tuple[str, str]], mask_keys: set[str],
-            live_models: set[str]) -> str | None:
+            live_models: set[str], exports: dict[str, Job], now: datetime) -> str | None:
     """Why ``key`` is an orphan, None when a row reaches it, or "unknown"."""
     parts = key.split("/")
     if parts[-1].startswith(".tmp-"):
@@ -65,6 +84,8 @@ def _reason(key: str, projects: set[str], studies: set[tuple[str, str]], mask_ke
             return "its project was deleted"
         if parts[2] == "studies" and len(parts) >= 5 and (parts[1], parts[3]) not in studies:
             return "its study was deleted"
+        if parts[2] == "exports":
+            return _export_reason(parts, exports, now)
         return None
     if parts[0] == "masks" and len(parts) == 3:
         return None if key in mask_keys else "no mask row points at it"
@@ -84,10 +105,11 @@ def find_orphans(session: Session, store: ObjectStore, *, min_age: timedelta,
     for params in session.scalars(select(Job.params).where(Job.state.not_in(TERMINAL))):
         if (params or {}).get("pending_model_id"):
             live_models.add(str(params["pending_model_id"]))
+    exports = {j.id: j for j in session.scalars(select(Job).where(Job.kind == cohort.EXPORT_KIND))}
     orphans, unknown, scanned, recent = [], [], 0, 0
     for obj in store.list_objects():
         scanned += 1
-        reason = _reason(obj.key, projects, studies, mask_keys, live_models)
+        reason = _reason(obj.key, projects, studies, mask_keys, live_models, exports, now)
         if reason is None:
             continue
         if reason == "unknown":

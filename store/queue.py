@@ -15,11 +15,12 @@ from store.settings import Settings, get_settings
 TRAIN_QUEUE = "train"
 INFER_QUEUE = "infer"
 # imports from a PACS are I/O, not GPU work: they share the inference queue, and so do
-# evaluations (inference where a mask is missing, then metrics) and exemplar rankings (reading
-# the studies, then seconds of CPU work: which study to annotate)
+# evaluations (inference where a mask is missing, then metrics), exemplar rankings (reading
+# the studies, then seconds of CPU work: which study to annotate) and cohort exports (the masks
+# zipped, as NIfTI or DICOM SEG, into the object store)
 TASK_FOR_KIND = {"train": ("elsnet.train", TRAIN_QUEUE), "infer": ("elsnet.infer", INFER_QUEUE),
                  "import": ("elsnet.import", INFER_QUEUE), "evaluate": ("elsnet.evaluate", INFER_QUEUE),
-                 "rank": ("elsnet.rank", INFER_QUEUE)}
+                 "rank": ("elsnet.rank", INFER_QUEUE), "export": ("elsnet.export", INFER_QUEUE)}
 
 
 def make_celery(settings: Settings) -> Celery:

@@ -321,8 +321,12 @@ def create_job(session: Session, project: Project, kind: str, params: dict[str, 
         from store import exemplars
 
         clean = exemplars.rank_params(session, project, params)
+    elif kind == "export":
+        from store import cohort
+
+        clean = cohort.export_params(session, project, params)
     else:
-        raise BadInput(f"kind must be 'train', 'infer', 'import', 'evaluate' or 'rank', got {kind!r}")
+        raise BadInput(f"kind must be 'train', 'infer', 'import', 'evaluate', 'rank' or 'export', got {kind!r}")
     job = Job(project_id=project.id, kind=kind, params=clean, state="queued", model_id=clean.get("model_id"))
     session.add(job)
     session.flush()
@@ -404,7 +408,7 @@ def _active_jobs(session: Session, project_id: str) -> list[Job]:
 def _uses_study(job: Job, study_id: str) -> bool:
     if job.kind in ("infer", "rank"):
         return study_id in (job.params or {}).get("study_ids", [])
-    return True  # a train job reads every study of its project: exemplars and unlabeled ones
+    return True  # train, evaluate and export jobs read every study of their project
 
 
 def _wait_or_cancel(job: Job) -> str:
@@ -445,6 +449,9 @@ def delete_study(session: Session, project: Project, study: Study) -> None:
     keys = [study.volume_key, study.annotation_key or "", *study.original_keys]
     keys += session.scalars(select(Mask.key).where(Mask.study_id == study.id)).all()
     keys += [completion_key(mid, study.id) for mid in model_ids]
+    from store import cohort  # the project's prepared cohort zips may hold this study's mask
+
+    keys += cohort.expire_project_exports(session, project.id, f"study {study.id} was deleted")
     session.delete(study)  # masks follow (ON DELETE CASCADE)
     session.commit()
     log.info("deleted study %s of project %s", study.id, project.id)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Audit trail retention in days: older events are deleted by the workers' reaper. 0 keeps
     # them forever (the default; many regulations ask for years: set it to your policy).
     audit_retention_days: int = Field(default=0, ge=0)
+    # Cohort exports prepared by ``export`` jobs (zips of every mask: large) are deleted this many
+    # hours after their job finished, by the workers' reaper (store/cohort.py).
+    export_retention_hours: float = Field(default=24.0, gt=0)
 
     @field_validator("dicomweb_servers", mode="before")
     @classmethod

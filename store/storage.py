@@ -28,11 +28,19 @@ class ObjectInfo:
     modified: datetime  # UTC
 
 
+class ReadStream(Protocol):
+    """An object opened for reading: ``read(n)`` returns up to ``n`` bytes, ``b""`` at the end."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
 class ObjectStore(Protocol):
     def put_file(self, key: str, path: Path) -> None: ...
     def put_bytes(self, key: str, data: bytes) -> None: ...
     def get_to_path(self, key: str, path: Path) -> Path: ...
     def get_bytes(self, key: str) -> bytes: ...
+    def open_read(self, key: str) -> ReadStream: ...
     def exists(self, key: str) -> bool: ...
     def delete_prefix(self, prefix: str) -> None: ...
     def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
@@ -91,6 +99,13 @@ class LocalStore:
         if not src.exists():
             raise NotFound(f"object {key} not found")
         return src.read_bytes()
+
+    def open_read(self, key: str) -> ReadStream:
+        """The object as a stream (a large download is sent without a copy); NotFound at once."""
+        try:
+            return open(self._path(key), "rb")  # the caller closes it
+        except FileNotFoundError:
+            raise NotFound(f"object {key} not found") from None
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
@@ -154,6 +169,16 @@ class S3Store:
             return self.client.get_object(Bucket=self.bucket, Key=self._k(key))["Body"].read()
         except ClientError as exc:
             raise NotFound(f"object {key} not found") from exc
+
+    def open_read(self, key: str) -> ReadStream:
+        """The object's body as it arrives from S3 (never held whole in memory); NotFound at once."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body: ReadStream = self.client.get_object(Bucket=self.bucket, Key=self._k(key))["Body"]
+        except ClientError as exc:
+            raise NotFound(f"object {key} not found") from exc
+        return body
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

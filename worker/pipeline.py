@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -15,7 +16,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from store import exemplars, references, services
+from store import cohort, exemplars, references, services
 from store.db import session_scope
 from store.errors import NotFound
 from store.jobs import TERMINAL, add_event, claim
@@ -67,6 +68,8 @@ def run_job(job_id: str, attempt: int) -> None:
                 _evaluate(job_id, work, reporter)
             elif kind == "rank":
                 _rank(job_id, work, reporter)
+            elif kind == "export":
+                _export(job_id, work, reporter)
             else:
                 _infer(job_id, work, reporter)
         if not _finish(job_id, "succeeded", owner=(me, attempt)):
@@ -153,14 +156,19 @@ def _finish(job_id: str, state: str, error: str | None = None, owner: tuple[str,
 
 
 def _cleanup_partial(job_id: str) -> None:
-    """Remove objects of a model that never got registered (cancel / crash mid-upload)."""
+    """Remove objects of a model that never got registered, or the zip of an export that did not
+    succeed (cancel / crash mid-upload)."""
     store = get_store()
     with session_scope() as s:
         job = s.get(Job, job_id)
         pending = (job.params or {}).get("pending_model_id") if job else None
         registered = pending and s.get(Model, pending) is not None
+        unfinished_zip = (cohort.export_key(job.project_id, job_id)
+                          if job is not None and job.kind == cohort.EXPORT_KIND and job.state != "succeeded" else None)
     if pending and not registered:
         store.delete_prefix(f"models/{pending}")
+    if unfinished_zip:
+        store.delete_prefix(unfinished_zip)
 
 
 def _download_study(study: Study, dest: Path) -> Path:
@@ -605,3 +613,58 @@ def _rank(job_id: str, work: Path, reporter: JobReporter) -> None:
     best = doc["ranking"][0]
     reporter.report("rank", 1.0, force=True,
                     message=f"best of {doc['n_ranked']} studies: {best['name']} (typicality {best['score']:.3f})")
+
+
+def _export(job_id: str, work: Path, reporter: JobReporter) -> None:
+    """An ``export`` job: the cohort's masks in one zip (store/cohort.py ``write_zip``, as the
+    ``GET .../masks.zip`` builds it inside a request), stored under ``cohort.export_key`` for
+    ``GET /api/v1/jobs/{id}/download``. Stage ``export``: one event per mask written (DICOM SEG
+    takes seconds each), up to 0.95; then ``store``. The masks are those of the moment the job runs.
+    """
+    from elsnet_core.errors import Cancelled
+
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        project = s.get(Project, job.project_id)
+        assert project is not None
+        fmt = str(job.params.get("format") or "nifti")
+        model_id = job.params.get("model_id") or None
+        table = cohort.rows(s, project, model_id)
+        n_masks = sum(r.mask is not None for r in table)
+        if not n_masks:  # the masks went since the job was created (a study deleted, ...)
+            raise UserError(cohort.no_masks_message(project, model_id))
+        add_event(s, job, stage="export", progress=0.0,
+                  message=f"zipping {n_masks} masks of {len(table)} studies as {fmt}")
+    # the rows stay readable after the session closed (expire_on_commit=False): no transaction
+    # is held open while the zip is written
+    reporter.span = (0.0, 0.95)
+    t0 = time.monotonic()
+
+    def progress(done: int, total: int, row: cohort.Row) -> None:
+        frac = done / total
+        reporter.report("export", frac, eta_s=(time.monotonic() - t0) / frac * (1 - frac), force=True,
+                        message=f"{done}/{total}: {row.study.name}")
+        if reporter.should_stop():
+            raise Cancelled("cancelled while writing the zip")
+
+    if reporter.should_stop():
+        raise Cancelled("cancelled before the zip was started")
+    dest = cohort.write_zip(project, table, fmt, work / "export.zip", progress=progress)
+    size = dest.stat().st_size
+    digest = hashlib.sha256()
+    with open(dest, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    reporter.span = (0.95, 1.0)
+    reporter.report("store", 0.0, force=True, message=f"storing the zip ({size / 1e6:.1f} MB)")
+    if reporter.should_stop():
+        raise Cancelled("cancelled before the zip was stored")
+    get_store().put_file(cohort.export_key(project.id, job_id), dest)
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.metrics = {**(job.metrics or {}),
+                       **cohort.export_document(project, table, fmt, size, digest.hexdigest())}
+    reporter.report("store", 1.0, force=True,
+                    message=f"{n_masks} masks, {size / 1e6:.1f} MB: GET /api/v1/jobs/{job_id}/download")

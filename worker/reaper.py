@@ -1,16 +1,17 @@
 """Detect jobs whose worker died (stale heartbeat) and requeue or fail them; apply the audit
-trail's retention."""
+trail's retention and delete the cohort exports past theirs."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from store import audit
+from store import audit, cohort
 from store.db import session_scope
 from store.jobs import reap_stale_jobs
 from store.models import utcnow
 from store.queue import enqueue_job
 from store.settings import get_settings
+from store.storage import get_store
 
 
 def reap_once() -> int:
@@ -22,4 +23,6 @@ def reap_once() -> int:
     if settings.audit_retention_days > 0:
         with session_scope() as session:
             audit.purge(session, utcnow() - timedelta(days=settings.audit_retention_days))
+    with session_scope() as session:
+        cohort.purge_expired_exports(session, get_store())
     return len(requeue)

@@ -38,3 +38,10 @@ def rank(job_id: str, attempt: int = 1) -> None:
     from worker.pipeline import run_job
 
     run_job(job_id, attempt)
+
+
+@app.task(name="elsnet.export", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def export(job_id: str, attempt: int = 1) -> None:
+    from worker.pipeline import run_job
+
+    run_job(job_id, attempt)

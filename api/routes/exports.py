@@ -38,17 +38,16 @@ def masks_zip(
     model: ModelQuery = None,
     format: Annotated[Literal["nifti", "dicom-seg"], Query()] = "nifti",
 ) -> FileResponse:
-    """Every study's mask (NIfTI on the study's grid, or DICOM SEG) and volumes.csv, zipped."""
+    """Every study's mask (NIfTI on the study's grid, or DICOM SEG) and volumes.csv, zipped inside the
+    request: for small cohorts. A large cohort: an ``export`` job, then ``GET /api/v1/jobs/{id}/download``."""
     table = cohort.rows(session, project, model)
     if not any(r.mask is not None for r in table):
-        raise NotFound(
-            f"no study of project {project.id} has a mask" + (f" by model {model}" if model else "")
-            + ": train a model (POST /api/v1/projects/{id}/jobs {\"kind\": \"train\"}) or run an infer job first")
+        raise NotFound(cohort.no_masks_message(project, model))
     tmp = volumes.scratch_dir(get_settings().work / "downloads")
     try:
-        path = cohort.write_zip(session, project, table, format, tmp / "masks.zip")
+        path = cohort.write_zip(project, table, format, tmp / "masks.zip")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return FileResponse(path, media_type="application/zip", filename=f"{_stem(project)}_masks.zip",
+    return FileResponse(path, media_type="application/zip", filename=cohort.zip_name(project),
                         background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))

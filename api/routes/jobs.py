@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -12,10 +12,12 @@ from starlette.concurrency import run_in_threadpool
 from api import idempotency
 from api.deps import CurrentKey, IdempotencyKey, JobDep, ProjectDep, SessionDep
 from api.schemas import JobCreate, JobEventPublic, JobEventsPublic, JobPublic, JobsPublic
-from store import services
+from store import cohort, services
 from store.db import get_sessionmaker
+from store.errors import NotFound
 from store.jobs import TERMINAL
 from store.models import Job, JobEvent
+from store.storage import ReadStream, get_store
 
 router = APIRouter(tags=["jobs"])
 
@@ -23,6 +25,7 @@ router = APIRouter(tags=["jobs"])
 def job_public(job: Job) -> JobPublic:
     out = JobPublic.model_validate(job)
     out.preset = (job.params or {}).get("preset")
+    out.format = (job.params or {}).get("format")
     return out
 
 
@@ -68,6 +71,28 @@ def cancel_job(job: JobDep, session: SessionDep) -> JobPublic:
 def job_metrics(job: JobDep, session: SessionDep) -> JobEventsPublic:
     events = session.scalars(select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.seq)).all()
     return JobEventsPublic(data=[JobEventPublic.model_validate(e) for e in events], count=len(events))
+
+
+def _chunks(stream: ReadStream, size: int = 1024 * 1024) -> Iterator[bytes]:
+    try:
+        while chunk := stream.read(size):
+            yield chunk
+    finally:
+        stream.close()
+
+
+@router.get("/api/v1/jobs/{job_id}/download", response_class=StreamingResponse,
+            responses={200: {"content": {"application/zip": {}}}})
+def download_export(job: JobDep) -> StreamingResponse:
+    """An ``export`` job's zip, streamed from the object store (as ``GET .../masks.zip`` would give
+    it); 404 saying what to do while it is not finished or for another kind, 410 once expired."""
+    key, name, size = cohort.export_download(job)
+    try:
+        stream = get_store().open_read(key)
+    except NotFound:  # deleted between the reaper's delete and its mark (store/cohort.py)
+        raise cohort.gone(job) from None
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(size)}
+    return StreamingResponse(_chunks(stream), media_type="application/zip", headers=headers)
 
 
 def _poll(job_id: str, after: int) -> tuple[list[dict], str, JobPublic]:

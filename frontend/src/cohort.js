@@ -7,6 +7,9 @@ import { confidenceBadge, confidenceMedians } from './guidance.js'
 import { pacsServers, sendMaskToPacs } from './pacs.js'
 import { referenceBadge } from './evaluation.js'
 import { WHY, isLiveRank, notRankedText, rankButtonText, rankingLines, typicalityCell } from './exemplar.js'
+import {
+  EXPORT_RULE, FORMAT_NAMES, exportButtonText, exportMode, isLiveExport, readyExports, readyLinkText, withFollowed,
+} from './cohortexport.js'
 import { followJob, refreshJobs } from './training.js'
 
 // ---------------------------------------------------------------- upload
@@ -148,12 +151,18 @@ function suggestedBadge(s) {
 }
 $('#refresh-studies').addEventListener('click', () => refreshStudies())
 
-/** The cohort's results in one download: all masks zipped (with volumes.csv), or the CSV alone. */
+/**
+ * The cohort's results in one download: all masks zipped (with volumes.csv), or the CSV alone.
+ * A small NIfTI cohort downloads at once; a larger one, or DICOM SEG, is prepared by an export
+ * job first (cohortexport.js says the rule), then downloaded from the link it leaves.
+ */
 export async function exportCohort(what) {
   const p = state.project
   if (!p) return
-  const path = { nifti: 'masks.zip', seg: 'masks.zip?format=dicom-seg', csv: 'volumes.csv' }[what]
-  const label = what === 'csv' ? 'the organ volumes' : 'every mask of the cohort (this can take a while)'
+  const format = what === 'seg' ? 'dicom-seg' : 'nifti'
+  if (what !== 'csv' && exportMode(format, state.studies.length) === 'job') return prepareExport(format)
+  const path = { nifti: 'masks.zip', csv: 'volumes.csv' }[what]
+  const label = what === 'csv' ? 'the organ volumes' : 'every mask of the cohort'
   showMessage(`Preparing ${label}…`)
   await guarded(`Downloading ${label}`, async () => {
     const { blob, filename } = await api.getBlob(`${P(p.id)}/${path}`)
@@ -164,6 +173,56 @@ export async function exportCohort(what) {
 $('#export-masks').addEventListener('click', () => exportCohort('nifti'))
 $('#export-seg').addEventListener('click', () => exportCohort('seg'))
 $('#export-volumes').addEventListener('click', () => exportCohort('csv'))
+
+/** "Prepare download": an export job, followed like any other (progress on the button). */
+export async function prepareExport(format) {
+  const pid = state.project?.id
+  if (!pid) return
+  const job = await guarded(`Preparing the ${FORMAT_NAMES[format]} zip`, () =>
+    api.post(`${P(pid)}/jobs`, { kind: 'export', format }, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
+  )
+  if (!job) return
+  showMessage(`Preparing every mask as ${FORMAT_NAMES[format]} in the background: progress on the button; `
+    + 'a download link appears under it when the zip is ready.', 'ok')
+  state.jobs = withFollowed(state.jobs, job)
+  followJob(job)
+  refreshJobs(false)
+}
+
+/** A prepared zip, from the export job that made it. */
+export async function downloadExport(job) {
+  await guarded('Downloading the prepared zip', async () => {
+    const { blob, filename } = await api.getBlob(`/api/v1/jobs/${job.id}/download`)
+    api.saveBlob(blob, filename ?? job.metrics?.file_name ?? 'masks.zip')
+    showMessage(`Downloaded ${filename ?? 'the zip'}.`, 'ok')
+  })
+}
+
+/** The export buttons (what a click does, or a live export's progress) and the prepared zips' links. */
+export function renderExports() {
+  const jobs = withFollowed(state.jobs, state.job?.kind === 'export' ? state.job : null)
+  const n = state.studies.length
+  for (const [sel, format] of [['#export-masks', 'nifti'], ['#export-seg', 'dicom-seg']]) {
+    const live = jobs.find((j) => isLiveExport(j, format)) ?? null
+    const b = $(sel)
+    b.textContent = exportButtonText(format, n, live)
+    b.disabled = Boolean(live)
+    b.dataset.mode = exportMode(format, n)
+    b.title = `Every study's mask (${FORMAT_NAMES[format]}) and volumes.csv in one zip. ${EXPORT_RULE}`
+  }
+  const links = readyExports(jobs).map((j) => {
+    const t = readyLinkText(j)
+    return h('li', {}, h('button', { class: 'linklike export-download', title: t.title, dataset: { jobId: j.id }, onclick: () => downloadExport(j) }, t.text),
+      ' ', h('span', { class: 'muted' }, t.until))
+  })
+  $('#export-ready').replaceChildren(...links)
+  $('#export-area').hidden = !(links.length || exportMode('nifti', n) === 'job')
+  $('#export-rule').textContent = EXPORT_RULE
+}
+document.addEventListener('job-updated', (e) => {
+  if (e.detail?.kind === 'export') renderExports()
+})
+document.addEventListener('jobs-updated', () => renderExports())
 
 export function renderStudies() {
   const tbody = $('#studies-table tbody')
@@ -202,6 +261,7 @@ export function renderStudies() {
   $('#studies-empty').hidden = state.studies.length > 0
   renderRankingHint()
   showRankProgress(state.job)
+  renderExports()
 }
 
 function refBadge(s) {

@@ -50,6 +50,7 @@ export function renderJobs() {
       ),
     ),
   )
+  document.dispatchEvent(new CustomEvent('jobs-updated')) // e.g. the cohort card's prepared zips
   const ex = state.studies.filter((s) => s.is_exemplar).length
   $('#train-hint').textContent = ex
     ? `${ex} exemplar${ex > 1 ? 's' : ''} annotated; training uses them and the rest of the cohort (${state.studies.length} studies).`
@@ -177,5 +178,6 @@ export async function followJob(j) {
 
 /** What a person calls a job of this kind. */
 function jobTitle(kind) {
-  return { infer: 'Segmentation', import: 'Import from PACS', evaluate: 'Evaluation', rank: 'Exemplar ranking' }[kind] ?? 'Training'
+  return { infer: 'Segmentation', import: 'Import from PACS', evaluate: 'Evaluation', rank: 'Exemplar ranking',
+    export: 'Cohort export' }[kind] ?? 'Training'
 }

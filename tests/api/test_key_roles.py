@@ -4,6 +4,7 @@ not manage keys (real app, PostgreSQL)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from tests import factories as f
 from tests.api.conftest import LABELS
 from tests.api.test_deletion import annotate, trained_model, upload
 from tests.api.test_dicomweb import stow_body
+from tests.api.test_export_jobs import finish_export_job
 
 NIFTI = f.nifti_bytes(f.volume(seed=7))
 LABEL = f.nifti_bytes(f.label_map())
@@ -54,9 +56,9 @@ def new_key(client: TestClient, name: str, **grant: Any) -> dict:
     return dict(r.json())
 
 
-def side(client: TestClient, name: str, seed: int) -> dict[str, str]:
+def side(client: TestClient, name: str, seed: int, tmp: Path) -> dict[str, str]:
     """A project with one of everything: an annotated study with a mask, a model, an ended
-    train job, a webhook (made with the admin key)."""
+    train job, a finished export job (its zip), a webhook (made with the admin key)."""
     r = client.post("/api/v1/projects", json={"name": name, "labels": LABELS})
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
@@ -69,8 +71,11 @@ def side(client: TestClient, name: str, seed: int) -> dict[str, str]:
     hook = client.post(f"/api/v1/projects/{pid}/webhooks", json={"url": "https://ris.hospital.example/e"})
     assert hook.status_code == 201, hook.text
     ranked(pid, sid)
+    export = client.post(f"/api/v1/projects/{pid}/jobs", json={"kind": "export"})
+    assert export.status_code == 202, export.text
+    finish_export_job(export.json()["id"], tmp)
     return {"project_id": pid, "study_id": sid, "model_id": model_id, "job_id": job.json()["id"],
-            "webhook_id": hook.json()["id"]}
+            "webhook_id": hook.json()["id"], "export_job_id": export.json()["id"]}
 
 
 def ranked(pid: str, sid: str) -> None:
@@ -86,7 +91,8 @@ def reads(s: dict[str, str]) -> list[str]:
     job, model = f"/api/v1/jobs/{s['job_id']}", f"/api/v1/models/{s['model_id']}"
     return [p, f"{p}/studies", st, f"{st}/volume", f"{st}/annotation", f"{st}/mask", f"{st}/completion",
             f"{st}/thumbnail.png", f"{p}/models", model, f"{model}/artifact", f"{p}/jobs", job, f"{job}/metrics",
-            f"{job}/events", f"{p}/webhooks", f"{p}/webhooks/{s['webhook_id']}/deliveries", f"{p}/exemplar-ranking"]
+            f"{job}/events", f"{p}/webhooks", f"{p}/webhooks/{s['webhook_id']}/deliveries", f"{p}/exemplar-ranking",
+            f"/api/v1/jobs/{s['export_job_id']}/download"]
 
 
 def send(client: TestClient, method: str, template: str, ids: dict[str, str], key: str) -> Any:
@@ -99,8 +105,8 @@ def send(client: TestClient, method: str, template: str, ids: dict[str, str], ke
 
 
 @pytest.fixture
-def two_projects(client: TestClient) -> tuple[dict[str, str], dict[str, str]]:
-    return side(client, "ours", 1), side(client, "theirs", 2)
+def two_projects(client: TestClient, tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    return side(client, "ours", 1, tmp_path), side(client, "theirs", 2, tmp_path)
 
 
 def test_every_changing_route_is_listed_here(client: TestClient) -> None:
@@ -127,6 +133,9 @@ def test_a_reader_key_reads_everything_and_every_change_is_403(
         r = send(client, method, template, ids, reader["key"])
         assert r.status_code == 403, (method, template, r.text)
         assert "'reader'" in r.json()["detail"] and "'editor' or 'admin'" in r.json()["detail"], r.text
+    # ... a cohort export among them: a reader downloads a prepared zip but cannot prepare one
+    r = client.post(f"/api/v1/projects/{ours['project_id']}/jobs", json={"kind": "export"}, headers=bearer(reader["key"]))
+    assert r.status_code == 403 and "'reader'" in r.json()["detail"], r.text
     # and nothing changed: the project, its study, annotation, job, webhook read the same; no key was made
     for path, body in before.items():
         if not path.endswith("/events"):
@@ -136,7 +145,9 @@ def test_a_reader_key_reads_everything_and_every_change_is_403(
     # the audit trail has the refusals, with the reader's prefix
     audit = client.get("/api/v1/audit", params={"api_key_id": reader["id"]}).json()["data"]
     refusals = [e for e in audit if e["method"] != "GET"]  # the rest: its downloads
-    assert len(refusals) == len(CHANGES) and {e["status_code"] for e in refusals} == {403}
+    assert len(refusals) == len(CHANGES) + 1 and {e["status_code"] for e in refusals} == {403}
+    exports = [(e["path"], e["status_code"], e["project_id"]) for e in audit if e["action"] == "masks.export"]
+    assert exports == [(f"/api/v1/jobs/{ours['export_job_id']}/download", 200, ours["project_id"])]
     assert {e["key_prefix"] for e in audit} == {reader["prefix"]}
 
 

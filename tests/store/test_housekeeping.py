@@ -20,7 +20,8 @@ from tests.conftest import REPO
 def _rows() -> dict[str, str]:
     """A project with a study that has a mask of a registered model, and a running training."""
     ids = {k: new_id() for k in ("project", "study", "model", "pending", "gone_study", "gone_project",
-                                 "dead_model", "failed_pending")}
+                                 "dead_model", "failed_pending", "export_running", "export_ready", "export_expired",
+                                 "export_failed", "export_gone")}
     with session_scope() as s:
         s.add(Project(id=ids["project"], name="p", labels={"1": "liver"}, colors={}, auto_segment=False))
         s.flush()
@@ -35,6 +36,15 @@ def _rows() -> dict[str, str]:
         s.add(Job(project_id=ids["project"], kind="train", state="running", params={"pending_model_id": ids["pending"]}))
         s.add(Job(project_id=ids["project"], kind="train", state="failed",
                   params={"pending_model_id": ids["failed_pending"]}))
+        # export jobs (store/cohort.py): one writing its zip, one downloadable until tomorrow, one
+        # expired (its zip is the reaper's to delete), one failed after storing its zip
+        soon, past = utcnow() + timedelta(days=1), utcnow() - timedelta(minutes=1)
+        s.add(Job(id=ids["export_running"], project_id=ids["project"], kind="export", state="running"))
+        s.add(Job(id=ids["export_ready"], project_id=ids["project"], kind="export", state="succeeded",
+                  finished_at=utcnow(), metrics={"expires_at": soon.isoformat()}))
+        s.add(Job(id=ids["export_expired"], project_id=ids["project"], kind="export", state="succeeded",
+                  finished_at=utcnow(), metrics={"expires_at": past.isoformat()}))
+        s.add(Job(id=ids["export_failed"], project_id=ids["project"], kind="export", state="failed"))
     return ids
 
 
@@ -46,7 +56,11 @@ def _put_all(store: ObjectStore, ids: dict[str, str]) -> tuple[set[str], set[str
                f"projects/{ids['gone_project']}/studies/x/volume.nii.gz",
                f"masks/{st}/{ids['dead_model']}.nii.gz", f"models/{ids['dead_model']}/model.tar.gz",
                f"models/{ids['failed_pending']}/completion/{st}.nii.gz", f"projects/{p}/studies/{st}/.tmp-abc"}
-    unknown = {"exports/something.bin"}
+    exports = f"projects/{p}/exports"
+    kept |= {f"{exports}/{ids['export_running']}.zip", f"{exports}/{ids['export_ready']}.zip"}
+    orphans |= {f"{exports}/{ids['export_expired']}.zip", f"{exports}/{ids['export_failed']}.zip",
+                f"{exports}/{ids['export_gone']}.zip"}
+    unknown = {"exports/something.bin", f"{exports}/notes.txt"}
     for key in kept | orphans | unknown:
         store.put_bytes(key, b"x" * 10)
     return kept, orphans, unknown
@@ -68,7 +82,9 @@ def test_orphans_are_found_by_reason_and_only_they_are_removed(store: ObjectStor
     assert {u.key for u in report.unknown} == unknown and report.scanned == len(kept | orphans | unknown)
     assert report.by_reason() == {
         "an interrupted write": (1, 10), "its model does not exist and no job is training it": (2, 20),
-        "its project was deleted": (1, 10), "its study was deleted": (1, 10), "no mask row points at it": (1, 10)}
+        "its project was deleted": (1, 10), "its study was deleted": (1, 10), "no mask row points at it": (1, 10),
+        "its export expired": (1, 10), "its export job did not succeed": (1, 10),
+        "its export job does not exist": (1, 10)}
     assert remove_orphans(store, report) == len(orphans)
     assert _keys(store) == kept | unknown
 

@@ -20,6 +20,13 @@ def test_roundtrip_exists_delete_prefix(store: ObjectStore, tmp_path: Path) -> N
     assert store.exists("projects/p/studies/s/volume.nii.gz")
     assert store.get_to_path("projects/p/studies/s/volume.nii.gz", tmp_path / "out.bin").read_bytes() == payload
     assert store.get_bytes("projects/p/studies/s/note.txt") == b"hello"
+    stream = store.open_read("projects/p/studies/s/volume.nii.gz")  # a download, chunk by chunk
+    try:
+        assert b"".join(iter(lambda: stream.read(100_000), b"")) == payload
+    finally:
+        stream.close()
+    with pytest.raises(NotFound):
+        store.open_read("projects/p/studies/s/missing.zip")
     store.delete_prefix("projects/p")
     assert not store.exists("projects/p/studies/s/volume.nii.gz")
     with pytest.raises(NotFound):
