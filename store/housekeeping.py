@@ -8,6 +8,11 @@ them. Rules, by key (only objects older than ``min_age``, so nothing being writt
 
 - ``projects/<project>/...``: the project does not exist; ``projects/<project>/studies/<study>/...``:
   the study does not exist (in that project);
+- ``projects/<project>/studies/<study>/{annotation,reference}/<version>.nii.gz``: the study's row
+  points at another version or none (the API deletes a replaced version after the commit, unless a
+  job could still read it or storage failed), and no queued or running job may read the study
+  (``services.uses_study``: a training reads the versions its study rows named when it started).
+  Nothing else names a version (a model records its exemplars' study ids, not their versions);
 - ``masks/<study>/<model>.nii.gz``: no mask row has this key;
 - ``models/<model>/...``: no model row, and no queued or running job is training it;
 - ``projects/<project>/exports/<job>.zip`` (an ``export`` job's zip, store/cohort.py): no export
@@ -15,8 +20,8 @@ them. Rules, by key (only objects older than ``min_age``, so nothing being writt
   ``expires_at``: the reaper deletes it, unless it is not running); kept while the job is queued
   or running, and until it expires after it succeeded;
 - a ``.tmp-`` file anywhere: an interrupted write (never read);
-- anything else is not judged (listed as unknown, never removed). Objects of existing rows,
-  older annotation or reference versions of an existing study included, are kept.
+- anything else is not judged (listed as unknown, never removed). Other objects of existing
+  rows are kept.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import cohort
+from store import cohort, services
 from store.jobs import TERMINAL
 from store.models import Job, Mask, Model, Project, Study, utcnow
 from store.storage import ObjectInfo, ObjectStore
@@ -73,9 +78,12 @@ def _export_reason(parts: list[str], exports: dict[str, Job], now: datetime) -> 
     return "its export expired" if cohort.is_expired(job, now) else None
 
 
-def _reason(key: str, projects: set[str], studies: set[tuple[str, str]], mask_keys: set[str],
-            live_models: set[str], exports: dict[str, Job], now: datetime) -> str | None:
-    """Why ``key`` is an orphan, None when a row reaches it, or "unknown"."""
+def _reason(key: str, projects: set[str], studies: dict[tuple[str, str], set[str]], busy: set[tuple[str, str]],
+            mask_keys: set[str], live_models: set[str], exports: dict[str, Job], now: datetime) -> str | None:
+    """Why ``key`` is an orphan, None when a row reaches it, or "unknown".
+
+    ``studies``: (project, study) -> the annotation and reference keys its row points at;
+    ``busy``: the (project, study) pairs a queued or running job may read."""
     parts = key.split("/")
     if parts[-1].startswith(".tmp-"):
         return "an interrupted write"
@@ -84,6 +92,11 @@ def _reason(key: str, projects: set[str], studies: set[tuple[str, str]], mask_ke
             return "its project was deleted"
         if parts[2] == "studies" and len(parts) >= 5 and (parts[1], parts[3]) not in studies:
             return "its study was deleted"
+        if parts[2] == "studies" and len(parts) == 6 and parts[4] in ("annotation", "reference"):
+            study = (parts[1], parts[3])
+            if key in studies[study] or study in busy:
+                return None
+            return f"a replaced or removed {parts[4]} version"
         if parts[2] == "exports":
             return _export_reason(parts, exports, now)
         return None
@@ -99,17 +112,21 @@ def find_orphans(session: Session, store: ObjectStore, *, min_age: timedelta,
     """Scan the object store against the database (read only)."""
     now = now or utcnow()
     projects = set(session.scalars(select(Project.id)))
-    studies = {(p, s) for s, p in session.execute(select(Study.id, Study.project_id))}
+    studies = {(p, s): {k for k in (a, r) if k}
+               for s, p, a, r in session.execute(select(Study.id, Study.project_id, Study.annotation_key,
+                                                        Study.reference_key))}
+    active = list(session.scalars(select(Job).where(Job.state.not_in(TERMINAL))))
+    busy = {(p, s) for p, s in studies if any(j.project_id == p and services.uses_study(j, s) for j in active)}
     mask_keys = set(session.scalars(select(Mask.key)))
     live_models = set(session.scalars(select(Model.id)))
-    for params in session.scalars(select(Job.params).where(Job.state.not_in(TERMINAL))):
-        if (params or {}).get("pending_model_id"):
-            live_models.add(str(params["pending_model_id"]))
+    for job in active:
+        if (job.params or {}).get("pending_model_id"):
+            live_models.add(str(job.params["pending_model_id"]))
     exports = {j.id: j for j in session.scalars(select(Job).where(Job.kind == cohort.EXPORT_KIND))}
     orphans, unknown, scanned, recent = [], [], 0, 0
     for obj in store.list_objects():
         scanned += 1
-        reason = _reason(obj.key, projects, studies, mask_keys, live_models, exports, now)
+        reason = _reason(obj.key, projects, studies, busy, mask_keys, live_models, exports, now)
         if reason is None:
             continue
         if reason == "unknown":

@@ -28,7 +28,8 @@ from store.storage import get_store
 def set_reference(session: Session, project: Project, study: Study, upload: Path) -> Study:
     """Validate ``upload`` against the study and store it as the study's reference (a new object
     per version: the previous reference stays in place until the row points at the new one, so a
-    refused upload changes nothing)."""
+    refused upload changes nothing; after the commit the caller deletes it with
+    ``services.delete_replaced_version``)."""
     work = volumes.scratch_dir(get_settings().work / "uploads")
     try:
         out = work / "reference.nii.gz"
@@ -49,7 +50,8 @@ def set_reference(session: Session, project: Project, study: Study, upload: Path
 
 
 def clear_reference(study: Study) -> None:
-    """The study is no longer evaluated on (its stored versions go with the study)."""
+    """The study is no longer evaluated on (after the commit the caller deletes the stored
+    version with ``services.delete_replaced_version``)."""
     study.reference_key = None
     study.reference_at = None
     study.reference_voxels = None

@@ -174,6 +174,7 @@ def set_annotation(session: Session, project: Project, study: Study, upload: Pat
             upload, study.shape, study.affine, {int(k) for k in project.labels}, out
         )
         # a new object per version: the previous annotation stays intact until the row points here
+        # (committed by the caller, who then deletes it: delete_replaced_version)
         key = f"projects/{project.id}/studies/{study.id}/annotation/{new_id()}.nii.gz"
         get_store().put_file(key, out)
         study.annotation_key = key
@@ -405,7 +406,8 @@ def _active_jobs(session: Session, project_id: str) -> list[Job]:
     return list(session.scalars(q))
 
 
-def _uses_study(job: Job, study_id: str) -> bool:
+def uses_study(job: Job, study_id: str) -> bool:
+    """Whether ``job`` (queued or running) may read the study's rows and files."""
     if job.kind in ("infer", "rank"):
         return study_id in (job.params or {}).get("study_ids", [])
     return True  # train, evaluate and export jobs read every study of their project
@@ -434,13 +436,35 @@ def _delete_objects(what: str, prefixes: list[str], keys: list[str]) -> None:
         )
 
 
+def delete_replaced_version(session: Session, project: Project, study: Study, old_key: str | None) -> None:
+    """After the commit that replaced or removed ``study``'s annotation or reference: delete the
+    version ``old_key`` it pointed at before. Nothing else names a version (a model records the
+    ids of its exemplar studies, an audit event the request path). Best effort, logged: kept
+    while a queued or running job may read the study (a training reads the annotations its study
+    rows named when it started) and on a storage error; `elsnet storage-check` removes it later."""
+    if not old_key or old_key in (study.annotation_key, study.reference_key):
+        return
+    if not old_key.startswith(f"projects/{project.id}/studies/{study.id}/"):
+        return
+    busy = [job for job in _active_jobs(session, project.id) if uses_study(job, study.id)]
+    if busy:
+        log.info("study %s: kept its replaced version %s while %s job %s may read it "
+                 "(`elsnet storage-check` finds it afterwards)", study.id, old_key, busy[0].kind, busy[0].id)
+        return
+    try:
+        get_store().delete_prefix(old_key)
+    except Exception:  # the row points at the new version already: report what is left, do not fail
+        log.exception("study %s: could not delete its replaced version %s from object storage "
+                      "(`elsnet storage-check --delete` removes it)", study.id, old_key)
+
+
 def delete_study(session: Session, project: Project, study: Study) -> None:
     """Delete a study, its masks and all its objects (volume, originals, annotations, masks,
     training completions). Models trained with it stay (immutable versions): their
     ``exemplar_study_ids`` may name it afterwards. Commits."""
     _lock_project(session, project)
     for job in _active_jobs(session, project.id):
-        if _uses_study(job, study.id):
+        if uses_study(job, study.id):
             raise Conflict(
                 f"study {study.id} is in use by {job.kind} job {job.id} ({job.state}): {_wait_or_cancel(job)}"
             )

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # Cohort exports prepared by ``export`` jobs (zips of every mask: large) are deleted this many
     # hours after their job finished, by the workers' reaper (store/cohort.py).
     export_retention_hours: float = Field(default=24.0, gt=0)
+    # GET /metrics: when set, a scraper must send "Authorization: Bearer <this token>" (API keys
+    # are not accepted there); unset or empty, it is open (keep it on the monitoring network then).
+    metrics_token: SecretStr | None = None
 
     @field_validator("dicomweb_servers", mode="before")
     @classmethod

@@ -22,7 +22,8 @@ REDIS_URL = os.environ.get("ELSNET_TEST_REDIS", "redis://127.0.0.1:6379")
 
 SERVICE_ENV = ("DATABASE_URL", "BROKER_URL", "STORAGE_URL", "ELSNET_HOME", "ELSNET_BOOTSTRAP_KEY",
                "ELSNET_MAX_UPLOAD_BYTES", "ELSNET_HEARTBEAT_TIMEOUT_S", "ELSNET_REAPER_INTERVAL_S",
-               "ELSNET_HEARTBEAT_INTERVAL_S", "ELSNET_ENV", "ELSNET_WORK_DIR", "ELSNET_SECRET_KEY")
+               "ELSNET_HEARTBEAT_INTERVAL_S", "ELSNET_ENV", "ELSNET_WORK_DIR", "ELSNET_SECRET_KEY",
+               "ELSNET_METRICS_TOKEN")
 # one secret key for every test home: the session's PostgreSQL database outlives each test's
 # home, and its webhook secrets must decrypt in all of them (store/crypto.py; tests/store/test_crypto.py
 # covers the key file a home gets without it)

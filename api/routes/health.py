@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
@@ -36,9 +39,29 @@ def ready() -> JSONResponse:
     return JSONResponse(status_code=200 if ok else 503, content={"status": "ready" if ok else "not ready", **checks})
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+def metrics_token(authorization: Annotated[str | None, Header()] = None) -> None:
+    """With ``ELSNET_METRICS_TOKEN`` set, /metrics answers only a scraper that sends it; unset,
+    it is open like /health. API keys are not accepted: a scraper should not hold a data key."""
+    token = get_settings().metrics_token
+    expected = token.get_secret_value() if token is not None else ""
+    if not expected:
+        return
+    sent = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else ""
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HTTPException(
+            status_code=401,
+            detail=("missing or wrong metrics token: this service sets ELSNET_METRICS_TOKEN, so /metrics needs "
+                    "'Authorization: Bearer <that token>' (Prometheus scrape config: `authorization: "
+                    "{credentials: <token>}`, or `bearer_token: <token>` in older versions); API keys are "
+                    "not accepted here (a scraper should not hold a key to patient data)"),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@router.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(metrics_token)])
 def metrics(session: SessionDep) -> PlainTextResponse:
-    """Prometheus metrics: aggregates only (no names, ids or patient data), so, like /health,
-    no API key; keep it on the network the monitoring uses (docs/API.md, "Service")."""
+    """Prometheus metrics: aggregates only (no names, ids or patient data). No API key: open like
+    /health, or, with ``ELSNET_METRICS_TOKEN`` set, for the bearer of that token only; keep it on
+    the network the monitoring uses (docs/API.md, "Service")."""
     body = monitoring.render(monitoring.collect(session, get_settings().heartbeat_timeout_s))
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")

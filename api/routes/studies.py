@@ -119,10 +119,12 @@ def put_annotation(
 ) -> StudyPublic:
     settings = get_settings()
     study = services.get_study(session, project, study_id)
+    previous = study.annotation_key
     tmp = volumes.scratch_dir(settings.work / "uploads")
     try:
         services.set_annotation(session, project, study, _spool_label_map(file, tmp, "annotation"))
         session.commit()
+        services.delete_replaced_version(session, project, study, previous)
         return study_public(session, study)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -134,8 +136,10 @@ def annotation_from_mask(
 ) -> StudyPublic:
     """Start a correction: the study's mask becomes its annotation (it is now an exemplar)."""
     study = services.get_study(session, project, study_id)
+    previous = study.annotation_key
     services.annotation_from_mask(session, project, study, model)
     session.commit()
+    services.delete_replaced_version(session, project, study, previous)
     return study_public(session, study)
 
 
@@ -150,10 +154,12 @@ def get_annotation(project: ProjectDep, study_id: str, session: SessionDep) -> F
 @router.delete("/{study_id}/annotation", status_code=204)
 def delete_annotation(project: ProjectDep, study_id: str, session: SessionDep) -> Response:
     study = services.get_study(session, project, study_id)
+    previous = study.annotation_key
     study.annotation_key = None
     study.annotated_slices = None
     study.annotated_at = None
     session.commit()
+    services.delete_replaced_version(session, project, study, previous)
     return Response(status_code=204)
 
 
@@ -176,10 +182,12 @@ def put_reference(
     """Store a reference mask: never used for training, only to measure models (evaluate jobs).
     A refused upload leaves the previous reference in place."""
     study = services.get_study(session, project, study_id)
+    previous = study.reference_key
     tmp = volumes.scratch_dir(get_settings().work / "uploads")
     try:
         references.set_reference(session, project, study, _spool_label_map(file, tmp, "reference mask"))
         session.commit()
+        services.delete_replaced_version(session, project, study, previous)
         return study_public(session, study)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -194,9 +202,10 @@ def get_reference(project: ProjectDep, study_id: str, session: SessionDep) -> Fi
 @router.delete("/{study_id}/reference", status_code=204)
 def delete_reference(project: ProjectDep, study_id: str, session: SessionDep) -> Response:
     study = services.get_study(session, project, study_id)
-    references.require_reference(study)
+    previous = references.require_reference(study)
     references.clear_reference(study)
     session.commit()
+    services.delete_replaced_version(session, project, study, previous)
     return Response(status_code=204)
 
 

@@ -1,9 +1,13 @@
 """Deleting studies and projects: rows and object-store files go, nothing else does, and never
-while a queued or running job could read them."""
+while a queued or running job could read them. A replaced or removed annotation or reference
+version goes once the row points elsewhere, unless a job could still read it: then, and after a
+storage error, `elsnet storage-check` finds it."""
 
 from __future__ import annotations
 
 import gzip
+import logging
+from datetime import timedelta
 from pathlib import Path
 
 import nibabel as nib
@@ -13,7 +17,8 @@ from sqlalchemy import func, select
 
 from store import services
 from store.db import session_scope
-from store.models import Job, Mask, Model, Study
+from store.housekeeping import find_orphans, remove_orphans
+from store.models import Job, Mask, Model, Study, utcnow
 from store.storage import get_store
 from tests import factories as f
 
@@ -161,3 +166,108 @@ def test_delete_project_removes_its_rows_and_files_only(client: TestClient, proj
     # a second delete
     r = client.delete(f"/api/v1/projects/{pid}")
     assert r.status_code == 404 and pid in r.json()["detail"]
+
+
+def versions(env: dict[str, str], pid: str, sid: str, what: str) -> list[str]:
+    """The stored versions of a study's ``what`` ("annotation" or "reference")."""
+    return [k for k in objects(env) if k.startswith(f"projects/{pid}/studies/{sid}/{what}/")]
+
+
+def downloaded(client: TestClient, path: str) -> np.ndarray:
+    r = client.get(path)
+    assert r.status_code == 200, r.text
+    return np.asanyarray(nib.Nifti1Image.from_bytes(gzip.decompress(r.content)).dataobj)
+
+
+def storage_check(pid: str) -> dict[str, str]:
+    """`elsnet storage-check`'s orphans of project ``pid`` (everything old enough): key -> reason."""
+    with session_scope() as s:
+        report = find_orphans(s, get_store(), min_age=timedelta(minutes=30), now=utcnow() + timedelta(hours=1))
+    return {o.key: o.reason for o in report.orphans if o.key.startswith(f"projects/{pid}/")}
+
+
+def test_a_replaced_or_removed_annotation_or_reference_is_deleted(client: TestClient, project: dict, pg_env: dict) -> None:
+    # given: an exemplar and a finished training (model archive, the exemplar's completion, its mask)
+    pid = project["id"]
+    sid = upload(client, pid, 5)["id"]
+    study = f"/api/v1/projects/{pid}/studies/{sid}"
+    annotate(client, pid, sid)
+    [first] = versions(pg_env, pid, sid, "annotation")
+    model_id = trained_model(pid, sid, [sid])
+    trained = {f"models/{model_id}/model.tar.gz", services.completion_key(model_id, sid), f"masks/{sid}/{model_id}.nii.gz"}
+    # when: the annotation is replaced
+    corrected = f.label_map(value=2)
+    r = client.put(f"{study}/annotation", files={"file": ("l.nii.gz", f.nifti_bytes(corrected))})
+    assert r.status_code == 200, r.text
+    # then: only the new version is stored, and it is the one served
+    [second] = versions(pg_env, pid, sid, "annotation")
+    assert second != first
+    np.testing.assert_array_equal(downloaded(client, f"{study}/annotation"), corrected)
+    # "correct annotation" on the page: the mask becomes the annotation, the replaced one goes
+    assert client.post(f"{study}/annotation/from-mask", params={"model": model_id}).status_code == 200
+    [third] = versions(pg_env, pid, sid, "annotation")
+    assert third not in (first, second)
+    np.testing.assert_array_equal(downloaded(client, f"{study}/annotation"), f.label_map())
+    # what the model keeps of its training (it names its exemplar studies, not annotation versions) stays
+    assert trained <= set(objects(pg_env))
+    assert client.get(f"/api/v1/models/{model_id}").json()["exemplar_study_ids"] == [sid]
+    assert client.get(f"/api/v1/projects/{pid}/studies/{sid}/completion").status_code == 200
+    # references likewise: replaced, then removed
+    for value in (1, 2):
+        r = client.put(f"{study}/reference", files={"file": ("r.nii.gz", f.nifti_bytes(f.label_map(value=value)))})
+        assert r.status_code == 200, r.text
+        assert len(versions(pg_env, pid, sid, "reference")) == 1
+    np.testing.assert_array_equal(downloaded(client, f"{study}/reference"), f.label_map(value=2))
+    assert client.delete(f"{study}/reference").status_code == 204
+    assert client.delete(f"{study}/annotation").status_code == 204
+    assert versions(pg_env, pid, sid, "reference") == versions(pg_env, pid, sid, "annotation") == []
+    assert trained <= set(objects(pg_env)) and storage_check(pid) == {}
+
+
+def test_a_version_a_job_may_read_is_kept_until_storage_check_removes_it(
+    client: TestClient, project: dict, pg_env: dict
+) -> None:
+    # given: an exemplar and a queued training (once running, it reads the annotation its row names)
+    pid = project["id"]
+    sid = upload(client, pid, 6)["id"]
+    annotate(client, pid, sid)
+    [old] = versions(pg_env, pid, sid, "annotation")
+    train = client.post(f"/api/v1/projects/{pid}/jobs", json={"kind": "train", "preset": "tiny"})
+    assert train.status_code == 202, train.text
+    # when: the annotation is replaced meanwhile
+    corrected = f.label_map(value=2)
+    r = client.put(f"/api/v1/projects/{pid}/studies/{sid}/annotation", files={"file": ("l.nii.gz", f.nifti_bytes(corrected))})
+    assert r.status_code == 200, r.text
+    # then: the replaced version stays while the job may read it, and storage-check leaves it too
+    [new] = [k for k in versions(pg_env, pid, sid, "annotation") if k != old]
+    assert old in objects(pg_env) and storage_check(pid) == {}
+    # once the job has ended, storage-check finds it and --delete removes it (nothing else)
+    assert client.post(f"/api/v1/jobs/{train.json()['id']}/cancel").status_code == 202
+    assert storage_check(pid) == {old: "a replaced or removed annotation version"}
+    with session_scope() as s:
+        removed = remove_orphans(get_store(), find_orphans(s, get_store(), min_age=timedelta(0), now=utcnow() + timedelta(hours=1)))
+    assert removed == 1 and versions(pg_env, pid, sid, "annotation") == [new]
+    np.testing.assert_array_equal(downloaded(client, f"/api/v1/projects/{pid}/studies/{sid}/annotation"), corrected)
+
+
+def test_a_storage_error_keeps_the_new_version_and_leaves_the_old_to_storage_check(
+    client: TestClient, project: dict, pg_env: dict, monkeypatch, caplog  # type: ignore[no-untyped-def]
+) -> None:
+    pid = project["id"]
+    sid = upload(client, pid, 7)["id"]
+    ref = f"/api/v1/projects/{pid}/studies/{sid}/reference"
+    assert client.put(ref, files={"file": ("r.nii.gz", f.nifti_bytes(f.label_map()))}).status_code == 200
+    [old] = versions(pg_env, pid, sid, "reference")
+
+    def unavailable(prefix: str) -> None:
+        raise OSError("object storage unavailable")
+
+    # when: object storage refuses the deletion after the row points at the new version
+    monkeypatch.setattr(get_store(), "delete_prefix", unavailable)
+    with caplog.at_level(logging.ERROR, logger="store.services"):
+        r = client.put(ref, files={"file": ("r.nii.gz", f.nifti_bytes(f.label_map(value=2)))})
+    # then: the replacement stands, the failure is logged, and storage-check names what is left
+    assert r.status_code == 200, r.text
+    np.testing.assert_array_equal(downloaded(client, ref), f.label_map(value=2))
+    assert f"could not delete its replaced version {old}" in caplog.text
+    assert storage_check(pid) == {old: "a replaced or removed reference version"}
