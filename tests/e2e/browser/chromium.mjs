@@ -15,3 +15,30 @@ export function launchChromium(extraArgs = []) {
       '--disable-component-update', '--disable-sync', ...extraArgs],
   })
 }
+
+/** A page signed in with the API key ``key`` and opened on project ``pid``, the way a person starts. */
+export async function openProject(browser, base, key, pid, pageOptions = {}) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, ...pageOptions })
+  page.on('pageerror', (e) => console.error('page error:', e.message))
+  await page.goto(`${base}/`)
+  await page.fill('#api-key', key)
+  await page.click('#key-use')
+  await page.goto(`${base}/#/projects/${pid}`)
+  return page
+}
+
+/** Run ``body(browser, out)`` in a fresh Chromium and print ``out`` as one JSON line (what the
+ * Python test reads); an error is recorded in ``out.error`` and makes the exit status 1. */
+export async function runScript(body) {
+  const out = {}
+  const browser = await launchChromium()
+  try {
+    await body(browser, out)
+  } catch (e) {
+    out.error = String(e)
+    process.exitCode = 1
+  } finally {
+    await browser.close()
+    console.log(JSON.stringify(out))
+  }
+}

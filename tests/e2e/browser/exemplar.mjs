@@ -7,23 +7,16 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
-import { launchChromium } from './chromium.mjs'
+import { openProject, runScript } from './chromium.mjs'
 
 const { ELSNET_URL: BASE, ELSNET_KEY: KEY, ELSNET_PROJECT: PID, ELSNET_STUDIES: N, ELSNET_EXTRA: EXTRA, ELSNET_SHOTS: SHOTS } = process.env
-const out = {}
 const cells = (page) => page.evaluate(() => Object.fromEntries([...document.querySelectorAll('#studies-table tbody tr')]
   .map((r) => [r.dataset.studyId, { typicality: r.querySelector('td.typicality')?.textContent ?? null,
     title: r.querySelector('td.typicality .badge')?.getAttribute('title') ?? null,
     suggested: Boolean(r.querySelector('.badge.suggested')) }])))
 
-const browser = await launchChromium()
-try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
-  page.on('pageerror', (e) => console.error('page error:', e.message))
-  await page.goto(`${BASE}/`)
-  await page.fill('#api-key', KEY)
-  await page.click('#key-use')
-  await page.goto(`${BASE}/#/projects/${PID}`)
+await runScript(async (browser, out) => {
+  const page = await openProject(browser, BASE, KEY, PID)
   await page.waitForFunction((n) => document.querySelectorAll('#studies-table tbody tr').length >= n, Number(N), { timeout: 30000 })
   // before any ranking: no hint, no badge, a dash in the Typicality column
   out.hint_hidden_before = await page.locator('#exemplar-hint').isHidden()
@@ -57,10 +50,4 @@ try {
   await page.waitForFunction(() => /added since/.test(document.querySelector('#exemplar-hint')?.innerText ?? ''), null, { timeout: 30000 })
   out.hint_after = await page.locator('#exemplar-hint').innerText()
   out.cells_after = await cells(page)
-} catch (e) {
-  out.error = String(e)
-  process.exitCode = 1
-} finally {
-  await browser.close()
-  console.log(JSON.stringify(out))
-}
+})

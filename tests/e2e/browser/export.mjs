@@ -7,19 +7,12 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
-import { launchChromium } from './chromium.mjs'
+import { openProject, runScript } from './chromium.mjs'
 
 const { ELSNET_URL: BASE, ELSNET_KEY: KEY, ELSNET_PROJECT: PID, ELSNET_STUDIES: N, ELSNET_DOWNLOADS: DOWNLOADS, ELSNET_SHOTS: SHOTS } = process.env
-const out = {}
 
-const browser = await launchChromium()
-try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, acceptDownloads: true })
-  page.on('pageerror', (e) => console.error('page error:', e.message))
-  await page.goto(`${BASE}/`)
-  await page.fill('#api-key', KEY)
-  await page.click('#key-use')
-  await page.goto(`${BASE}/#/projects/${PID}`)
+await runScript(async (browser, out) => {
+  const page = await openProject(browser, BASE, KEY, PID, { acceptDownloads: true })
   await page.waitForFunction((n) => document.querySelectorAll('#studies-table tbody tr').length >= n, Number(N), { timeout: 30000 })
   // a small cohort: NIfTI downloads at once, DICOM SEG is prepared; no zip prepared yet
   out.masks_button = await page.evaluate(() => { const b = document.querySelector('#export-masks'); return { text: b.textContent, mode: b.dataset.mode } })
@@ -50,10 +43,4 @@ try {
   const filePath = path.join(DOWNLOADS, file.suggestedFilename())
   await file.saveAs(filePath)
   out.download = { path: filePath, name: file.suggestedFilename() }
-} catch (e) {
-  out.error = String(e)
-  process.exitCode = 1
-} finally {
-  await browser.close()
-  console.log(JSON.stringify(out))
-}
+})

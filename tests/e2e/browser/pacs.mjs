@@ -6,19 +6,12 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
-import { launchChromium } from './chromium.mjs'
+import { openProject, runScript } from './chromium.mjs'
 
 const { ELSNET_URL: BASE, ELSNET_KEY: KEY, ELSNET_PROJECT: PID, ELSNET_PATIENT: PATIENT, ELSNET_SHOTS: SHOTS } = process.env
-const out = {}
 
-const browser = await launchChromium()
-try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
-  page.on('pageerror', (e) => console.error('page error:', e.message))
-  await page.goto(`${BASE}/`)
-  await page.fill('#api-key', KEY)
-  await page.click('#key-use')
-  await page.goto(`${BASE}/#/projects/${PID}`)
+await runScript(async (browser, out) => {
+  const page = await openProject(browser, BASE, KEY, PID)
   await page.waitForSelector('#pacs-card:not([hidden])', { timeout: 30000 })
   out.servers = await page.locator('#pacs-server option').allTextContents()
   await page.fill('#pacs-patient', PATIENT)
@@ -52,10 +45,4 @@ try {
   out.import_all_status = await page.locator('#pacs-job-status').textContent()
   await page.waitForFunction((n) => document.querySelectorAll('#studies-table tbody tr').length >= n, 2, { timeout: 30000 })
   out.cohort_rows_after = await page.locator('#studies-table tbody tr').count()
-} catch (e) {
-  out.error = String(e)
-  process.exitCode = 1
-} finally {
-  await browser.close()
-  console.log(JSON.stringify(out))
-}
+})
