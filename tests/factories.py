@@ -153,3 +153,23 @@ def dicom_series_from_nifti(path: Path, patient_id: str, modality: str = "MR") -
         ds.save_as(buf, enforce_file_format=True)
         out.append(buf.getvalue())
     return out
+
+
+def model_with_masks(project_id: str, masks: dict[str, np.ndarray],
+                     volumes: dict[str, dict[str, float]] | None = None, confidence: float = 0.875) -> str:
+    """A model row and one stored mask per study id, with the keys a finished infer job leaves
+    (for tests of what reads masks: exports, downloads; a training would take minutes)."""
+    from store.db import session_scope
+    from store.models import Mask, Model
+    from store.storage import get_store
+
+    with session_scope() as s:
+        model = Model(project_id=project_id, job_id="j", artifact_key="a", config={}, metrics={}, exemplar_study_ids=[])
+        s.add(model)
+        s.flush()
+        for sid, labels in masks.items():
+            key = f"masks/{sid}/{model.id}.nii.gz"
+            get_store().put_bytes(key, nifti_bytes(labels))
+            s.add(Mask(study_id=sid, model_id=model.id, job_id="j", key=key, confidence=confidence,
+                       class_volumes_ml=(volumes or {}).get(sid, {"1": 1.0})))
+        return model.id

@@ -12,9 +12,6 @@ import numpy as np
 import pydicom
 from fastapi.testclient import TestClient
 
-from store.db import session_scope
-from store.models import Mask, Model
-from store.storage import get_store
 from tests import factories as f
 
 
@@ -24,27 +21,13 @@ def _upload(client: TestClient, pid: str, name: str, seed: int) -> dict:
     return r.json()
 
 
-def _model_with_masks(pid: str, masks: dict[str, np.ndarray], volumes: dict[str, dict[str, float]]) -> str:
-    """A model row and one stored mask per study (as a finished infer job leaves them)."""
-    with session_scope() as s:
-        model = Model(project_id=pid, job_id="j", artifact_key="a", config={}, metrics={}, exemplar_study_ids=[])
-        s.add(model)
-        s.flush()
-        for sid, labels in masks.items():
-            key = f"masks/{sid}/{model.id}.nii.gz"
-            get_store().put_bytes(key, f.nifti_bytes(labels))
-            s.add(Mask(study_id=sid, model_id=model.id, job_id="j", key=key, confidence=0.875,
-                       class_volumes_ml=volumes[sid]))
-        return model.id
-
-
 def test_volumes_csv_and_masks_zip_hold_every_study_of_the_cohort(client: TestClient, project: dict) -> None:
     # given: three studies, two segmented (the second with no kidney), one not yet
     pid = project["id"]
     a, b, c = (_upload(client, pid, n, i) for i, n in enumerate(["case a.nii.gz", "b.nii.gz", "c.nii.gz"]))
     mask_a, mask_b = f.label_map(value=1), f.label_map(value=2)
     mask_b[0, 0, 0] = 1
-    model_id = _model_with_masks(pid, {a["id"]: mask_a, b["id"]: mask_b},
+    model_id = f.model_with_masks(pid, {a["id"]: mask_a, b["id"]: mask_b},
                                  {a["id"]: {"1": 12.5, "2": 3.25}, b["id"]: {"1": 40.0}})
     # when
     r = client.get(f"/api/v1/projects/{pid}/volumes.csv")

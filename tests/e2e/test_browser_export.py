@@ -21,7 +21,6 @@ from tests import factories as f
 from tests.conftest import configure
 from tests.e2e.helpers import serve_page
 from tests.e2e.test_browser import CHROMIUM, FRONTEND, SHOTS_ENV, browser_missing
-from tests.worker.test_export_e2e import masks_of_a_model
 
 KEY = "e2e-browser-export-key-0123456789"
 FLOW = Path(__file__).resolve().parent / "browser" / "export.mjs"
@@ -44,7 +43,7 @@ def test_page_prepares_a_dicom_seg_zip_and_downloads_it(tmp_path: Path, monkeypa
             ids.append(r.json()["id"])
         # given: two of the three studies segmented (rows and files in the service's own home)
         configure(monkeypatch, home)
-        masks_of_a_model(pid, {ids[0]: f.label_map(), ids[1]: f.label_map()})
+        f.model_with_masks(pid, {ids[0]: f.label_map(), ids[1]: f.label_map()}, confidence=0.9)
         # when: a person prepares the DICOM SEG zip on the page and downloads it
         downloads = tmp_path / "downloads"
         downloads.mkdir()

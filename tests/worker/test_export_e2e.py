@@ -21,27 +21,12 @@ import pytest
 
 from store import cohort
 from store.db import session_scope
-from store.models import Job, Mask, Model, utcnow
+from store.models import Job, utcnow
 from store.storage import get_store
 from tests import factories as f
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 LABELS = {"1": "liver", "2": "kidney_right"}
-
-
-def masks_of_a_model(pid: str, masks: dict[str, np.ndarray]) -> str:
-    """A model row and one stored mask per study, with the keys an infer job uses (a training
-    would take minutes: the export reads only these)."""
-    with session_scope() as s:
-        model = Model(project_id=pid, job_id="j", artifact_key="a", config={}, metrics={}, exemplar_study_ids=[])
-        s.add(model)
-        s.flush()
-        for sid, labels in masks.items():
-            key = f"masks/{sid}/{model.id}.nii.gz"
-            get_store().put_bytes(key, f.nifti_bytes(labels))
-            s.add(Mask(study_id=sid, model_id=model.id, job_id="j", key=key, confidence=0.9,
-                       class_volumes_ml={"1": 1.0}))
-        return model.id
 
 
 def zip_of(content: bytes) -> dict[str, bytes]:
@@ -60,7 +45,7 @@ def test_a_worker_exports_the_cohort_then_the_zip_expires(service, start_worker)
     a, b, c = (s["id"] for s in studies)
     mask_b = f.label_map(value=2)
     mask_b[0, 0, 0] = 1
-    model_id = masks_of_a_model(pid, {a: f.label_map(value=1), b: mask_b})  # c: not segmented
+    model_id = f.model_with_masks(pid, {a: f.label_map(value=1), b: mask_b}, confidence=0.9)  # c: not segmented
     # given: an export job queued before any worker runs: its zip is not there yet
     job = api.job(pid, {"kind": "export"})
     r = api.c.get(f"/api/v1/jobs/{job['id']}/download")
