@@ -135,7 +135,13 @@ document.addEventListener('job-updated', (e) => showRankProgress(e.detail))
 
 function renderRankingHint() {
   const lines = rankingLines(state.ranking, state.studies)
-  $('#exemplar-hint').replaceChildren(...lines.map((t, i) => h('div', { class: i ? 'stale' : 'suggestion' }, t)))
+  // the suggestion line carries a button that opens the suggested study for painting
+  const suggested = state.studies.find((s) => s.id === state.ranking?.suggested_study_id)
+  const go = suggested && h('button', { class: 'annotate-suggested', onclick: () => openStudy(suggested, 'annotate') },
+    suggested.is_exemplar ? 'Edit its annotation' : 'Annotate it')
+  $('#exemplar-hint').replaceChildren(...lines.map((t, i) => (i || !go
+    ? h('div', { class: i ? 'stale' : 'suggestion' }, t)
+    : h('div', { class: 'suggestion' }, t, ' ', go))))
   $('#exemplar-hint').hidden = lines.length === 0
 }
 

@@ -62,7 +62,7 @@ def test_page_suggests_which_study_to_annotate(tmp_path: Path) -> None:
     assert best != ids["atypical"]
     assert [sid for sid, c in out["cells"].items() if c["suggested"]] == [best]
     name = next(x["name"] for x in ranking["studies"] if x["study_id"] == best)
-    assert out["hint"] == f"★ Suggested exemplar: annotate {name} — {WHY}."
+    assert out["hint"] == f"★ Suggested exemplar: annotate {name} — {WHY}. Annotate it"
     assert out["cells"][best]["typicality"] == "#1 of 3"
     assert out["cells"][ids["atypical"]]["typicality"] == "#3 of 3"
     assert out["cells"][ids["atypical"]]["title"].startswith("typicality 0.")
@@ -70,3 +70,5 @@ def test_page_suggests_which_study_to_annotate(tmp_path: Path) -> None:
     assert out["cells_after"][out["extra_id"]]["typicality"] == "added after the ranking"
     assert out["hint_after"].splitlines()[-1] == \
         "1 study was added since this ranking: ask again for an up-to-date suggestion."
+    # its button opens the suggested study in the viewer with the painting tools
+    assert out["opened_for_annotation"].endswith("/viewer")

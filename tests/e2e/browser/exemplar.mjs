@@ -50,4 +50,8 @@ await runScript(async (browser, out) => {
   await page.waitForFunction(() => /added since/.test(document.querySelector('#exemplar-hint')?.innerText ?? ''), null, { timeout: 30000 })
   out.hint_after = await page.locator('#exemplar-hint').innerText()
   out.cells_after = await cells(page)
+  // the suggestion's button opens that study for painting
+  await page.click('#exemplar-hint button.annotate-suggested')
+  await page.waitForFunction(() => window.__elsnet.ready() && !document.querySelector('#annotate-tools').hidden, null, { timeout: 60000 })
+  out.opened_for_annotation = await page.evaluate(() => location.hash)
 })
