@@ -24,11 +24,24 @@ from store.models import Job, Project, Study
 KIND = "rank"
 #: a ranking compares studies with each other: one study has nothing to be typical of
 MIN_STUDIES = 2
+#: a ranking registers each study onto up to 9 others (1-16 s each on 2 CPU cores: about 20-70 min
+#: for 30 studies); a larger cohort is ranked by a chosen subset (``study_ids``)
+MAX_STUDIES = 30
+
+
+def _not_too_many(ids: list[str], what: str) -> None:
+    if len(ids) > MAX_STUDIES:
+        raise BadInput(
+            f"{what} {len(ids)} studies; a ranking registers each onto up to 9 others (1-16 s each on 2 CPU "
+            f"cores), so it ranks at most {MAX_STUDIES} at a time: pass study_ids with the candidates you would "
+            f"consider annotating, or {MAX_STUDIES} picked at random"
+        )
 
 
 def rank_params(session: Session, project: Project, params: dict[str, Any]) -> dict[str, Any]:
     """The checked parameters of a ``rank`` job: ``study_ids`` (given, else every study of the
-    project in upload order), each a study of ``project``, at least :data:`MIN_STUDIES`."""
+    project in upload order), each a study of ``project``, at least :data:`MIN_STUDIES` and at most
+    :data:`MAX_STUDIES`."""
     given = params.get("study_ids")
     if given:
         ids = list(dict.fromkeys(str(sid) for sid in given))
@@ -39,6 +52,7 @@ def rank_params(session: Session, project: Project, params: dict[str, Any]) -> d
                 f"need at least {MIN_STUDIES} studies to rank them, study_ids names {len(ids)}: list two or more, "
                 "or leave study_ids out to rank every study of the project"
             )
+        _not_too_many(ids, "study_ids names")
         return {"study_ids": ids}
     ids = list(session.scalars(
         select(Study.id).where(Study.project_id == project.id).order_by(Study.created_at, Study.id)))
@@ -47,6 +61,7 @@ def rank_params(session: Session, project: Project, params: dict[str, Any]) -> d
             f"need at least {MIN_STUDIES} studies in the project to rank them (it has {len(ids)}): upload the "
             f"cohort's studies first (POST /api/v1/projects/{project.id}/studies), then ask which one to annotate"
         )
+    _not_too_many(ids, "the project has")
     return {"study_ids": ids}
 
 

@@ -4,6 +4,7 @@ the ranking itself is computed by a real worker in tests/worker/test_exemplar_ra
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from store import exemplars
@@ -61,6 +62,25 @@ def test_a_rank_job_needs_two_studies(client: TestClient, project: dict) -> None
     assert r.status_code == 404 and f"rank job {job['id']} is queued" in r.json()["detail"]
     r = client.delete(f"/api/v1/projects/{pid}/studies/{first['id']}")
     assert r.status_code == 409 and f"rank job {job['id']}" in r.json()["detail"]
+
+
+def test_a_rank_job_ranks_at_most_max_studies(client: TestClient, project: dict,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # the limit lowered to 3 so that the test uploads 4 studies, not 31
+    monkeypatch.setattr(exemplars, "MAX_STUDIES", 3)
+    pid = project["id"]
+    jobs = f"/api/v1/projects/{pid}/jobs"
+    ids = [upload(client, pid, seed=i)["id"] for i in range(4)]
+    r = client.post(jobs, json={"kind": "rank"})
+    assert r.status_code == 422, r.text
+    assert "the project has 4 studies" in r.json()["detail"] and "at most 3 at a time: pass study_ids" in r.json()["detail"]
+    r = client.post(jobs, json={"kind": "rank", "study_ids": ids})
+    assert r.status_code == 422 and "study_ids names 4 studies" in r.json()["detail"], r.text
+    assert client.get(jobs).json()["count"] == 0
+    # a chosen subset is accepted
+    r = client.post(jobs, json={"kind": "rank", "study_ids": ids[:3]})
+    assert r.status_code in (201, 202), r.text
+    assert r.json()["kind"] == "rank"
 
 
 def test_the_ranking_as_it_stands_now(client: TestClient, project: dict) -> None:
