@@ -6,7 +6,7 @@ import { openStudy, closeViewerStudy } from './studyview.js'
 import { confidenceBadge, confidenceMedians } from './guidance.js'
 import { pacsServers, sendMaskToPacs } from './pacs.js'
 import { referenceBadge } from './evaluation.js'
-import { WHY, isLiveRank, notRankedText, rankButtonText, rankingLines, typicalityCell } from './exemplar.js'
+import { WHY, isLiveRank, notRankedText, rankButtonText, rankCandidates, rankingLines, typicalityCell } from './exemplar.js'
 import {
   EXPORT_RULE, FORMAT_NAMES, exportButtonText, exportMode, isLiveExport, readyExports, readyLinkText, withFollowed,
 } from './cohortexport.js'
@@ -116,11 +116,13 @@ async function loadRanking(pid) {
 export async function rankStudies() {
   const pid = state.project?.id
   if (!pid) return
+  const sample = rankCandidates(state.studies)
+  const body = sample ? { kind: 'rank', study_ids: sample.ids } : { kind: 'rank' }
   const job = await guarded('Ranking the studies', () =>
-    api.post(`${P(pid)}/jobs`, { kind: 'rank' }, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
+    api.post(`${P(pid)}/jobs`, body, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
   )
   if (!job) return
-  showMessage('Ranking the studies: each is registered onto a few others, which takes a few seconds per pair (progress on the button and in the Training tab).', 'ok')
+  showMessage(`Ranking the studies${sample ? ` (${sample.note})` : ''}: each is registered onto a few others, which takes a few seconds per pair (progress on the button and in the Training tab).`, 'ok')
   followJob(job)
   refreshJobs(false)
 }

@@ -69,3 +69,23 @@ export function rankButtonText(job) {
   const what = job.stage === 'rank' ? 'Ranking' : 'Reading the studies'
   return `${what}… ${Math.round((job.progress ?? 0) * 100)} %`
 }
+
+/** The most studies one ranking takes (store/exemplars.py MAX_STUDIES: each is registered onto
+ * up to 9 others). */
+export const MAX_RANKED = 30
+
+/** Which studies a ranking asked from the page covers: null = all of them; for a larger cohort
+ * {ids, note}: MAX_RANKED picked at random (``rand`` in [0, 1), Math.random by default). */
+export function rankCandidates(studies, max = MAX_RANKED, rand = Math.random) {
+  if (!studies || studies.length <= max) return null
+  const pool = studies.map((s) => s.id)
+  for (let i = pool.length - 1; i > 0; i--) { // Fisher-Yates
+    const j = Math.floor(rand() * (i + 1))
+    ;[pool[i], pool[j]] = [pool[j], pool[i]]
+  }
+  return {
+    ids: pool.slice(0, max),
+    note: `ranking ${max} of the ${studies.length} studies, picked at random (a ranking registers each study onto `
+      + 'up to 9 others, so it takes at most 30); ask again for another sample',
+  }
+}

@@ -1,7 +1,7 @@
 // Unit tests for how the page shows which study to annotate (node --test; no browser needed).
 import test from 'node:test'
 import assert from 'node:assert/strict'
-import { WHY, isLiveRank, notRankedText, rankButtonText, rankingLines, typicalityCell } from '../src/exemplar.js'
+import { MAX_RANKED, WHY, isLiveRank, notRankedText, rankButtonText, rankCandidates, rankingLines, typicalityCell } from '../src/exemplar.js'
 
 const ranking = {
   job_id: 'j1',
@@ -72,4 +72,17 @@ test('the button shows a running rank job’s stage and progress, and only a ran
   assert.equal(rankButtonText({ kind: 'train', state: 'running', progress: 0.5 }), 'Which study to annotate?')
   assert.equal(isLiveRank({ kind: 'rank', state: 'running' }), true)
   assert.equal(isLiveRank({ kind: 'rank', state: 'failed' }), false)
+})
+
+test('a cohort larger than a ranking takes is sampled: distinct ids of the cohort, a note saying so', () => {
+  const cohort = Array.from({ length: 45 }, (_, i) => ({ id: `s${i}` }))
+  assert.equal(MAX_RANKED, 30)
+  assert.equal(rankCandidates(cohort.slice(0, 30)), null)
+  let x = 0.123
+  const rand = () => { x = (x * 9301 + 49297) % 233280 / 233280; return x }
+  const pick = rankCandidates(cohort, MAX_RANKED, rand)
+  assert.equal(pick.ids.length, 30)
+  assert.equal(new Set(pick.ids).size, 30)
+  assert.ok(pick.ids.every((id) => cohort.some((s) => s.id === id)))
+  assert.match(pick.note, /^ranking 30 of the 45 studies, picked at random/)
 })
