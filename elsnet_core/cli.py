@@ -4,6 +4,7 @@
                [--unlabeled FILE_OR_DIR ...] [--preset fast|full|tiny] [--device auto|cpu|cuda]
                [--seed N] [--work-dir DIR] [--set KEY=VALUE ...]
     elsnet predict --model MODEL_DIR --out OUT_DIR INPUT ...
+    elsnet rank INPUT ...                  (which study to annotate: best first)
     elsnet bench PACK_DIR [...]            (delegates to elsnet_core.bench.main)
     elsnet bench-report [RESULTS_DIR]      (markdown tables of bench_results/*.json)
 """
@@ -106,6 +107,21 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rank(args: argparse.Namespace) -> int:
+    from elsnet_core.exemplar import RANK_PARTNERS, rank_exemplars
+
+    paths = _expand(args.inputs)
+    if len(paths) < 2:
+        raise InvalidInput("give at least 2 studies (files or folders) to rank")
+    total = len(paths) * min(RANK_PARTNERS, len(paths) - 1)
+    print(f"registering each of {len(paths)} studies onto up to {RANK_PARTNERS} others ({total} registrations)",
+          file=sys.stderr)
+    ranking = rank_exemplars(paths, seed=args.seed)
+    for rank, (i, score) in enumerate(ranking, 1):
+        print(f"{rank:3d}  {score:.3f}  {paths[i]}" + ("   <- annotate this one" if rank == 1 else ""))
+    return 0
+
+
 def _cmd_bench(rest: list[str]) -> int:
     from elsnet_core import bench
 
@@ -135,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("inputs", nargs="+", help="NIfTI files or folders")
+    r = sub.add_parser("rank", help="which study to annotate: the studies ranked as exemplar candidates")
+    r.add_argument("inputs", nargs="+", help="NIfTI files or folders (a folder without NIfTI files is a DICOM series)")
+    r.add_argument("--seed", type=int, default=0, help="which partners each study is registered onto")
     sub.add_parser("bench", help="benchmark on a data pack (see elsnet bench --help)",
                    add_help=False)
     sub.add_parser("bench-report", help="markdown tables of bench_results/*.json",
@@ -156,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "fit":
             return _cmd_fit(args)
+        if args.command == "rank":
+            return _cmd_rank(args)
         return _cmd_predict(args)
     except ElsnetError as exc:
         print(f"error: {exc}", file=sys.stderr)

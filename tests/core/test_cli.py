@@ -1,4 +1,4 @@
-"""CLI: predict writes one label map per input on that input's grid; errors exit non-zero."""
+"""CLI: predict writes one label map per input on that input's grid; rank lists studies best first; errors exit non-zero."""
 
 from __future__ import annotations
 
@@ -52,3 +52,20 @@ def test_repeated_unlabeled_flags_accumulate():
     assert args.unlabeled == ["a.nii.gz", "b.nii.gz", "c"]
     args = build_parser().parse_args(["fit", "--image", "e", "--label", "l", "--out", "m"])
     assert args.unlabeled == []
+
+
+def test_rank_lists_the_studies_best_first_and_the_odd_one_last(tmp_path, capsys):
+    inputs = tmp_path / "cohort"
+    aff = np.diag([4.0, 4.0, 6.0, 1.0])
+    for i in range(3):
+        write_case(inputs, f"typical_{i}", blob_case(shift=(i % 2, -(i % 3)), seed=i)[0], None, aff)
+    odd = blob_case(seed=9)[0]
+    write_case(inputs, "odd", np.where(odd > 500, 100.0, np.where(odd > 200, 800.0, odd)).astype(np.float32), None, aff)
+    assert main(["rank", str(inputs)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split()[0] for ln in lines] == ["1", "2", "3", "4"]
+    assert lines[0].endswith("<- annotate this one") and "typical_" in lines[0]
+    assert lines[-1].split()[-1].endswith("odd.nii.gz")
+    # one study has nothing to be ranked against
+    assert main(["rank", str(inputs / "odd.nii.gz")]) == 2
+    assert "at least 2 studies" in capsys.readouterr().err
