@@ -31,11 +31,13 @@ TYPE2_PATIENT_STUDY = (
 )
 
 
-def _source_from_dicom(study: Study, tmp: Path) -> tuple[list[pydicom.Dataset], list[int]]:
+def _source_from_dicom(study: Study, tmp: Path) -> tuple[list[pydicom.Dataset], list[int]] | None:
     """The study's own image instances as its volume was read from them (in slice order,
     localizers left out: ``dicom_geometry.slice_frames``), and for each SEG frame the volume
     slice it covers: the slices in order for single-frame images, an enhanced image's frames
-    in the file's own order (highdicom pairs SEG frames with the source's frames)."""
+    in the file's own order (highdicom pairs SEG frames with the source's frames). None for a
+    series made of several enhanced images (highdicom takes one enhanced source): the caller
+    refers the SEG to a derived series instead, as for a NIfTI upload."""
     store = get_store()
     files: list[Path] = []
     for i, key in enumerate(study.original_keys):
@@ -61,7 +63,7 @@ def _source_from_dicom(study: Study, tmp: Path) -> tuple[list[pydicom.Dataset], 
     if all(fr.index is None for fr in frames):
         return datasets, list(range(len(frames)))
     if len(datasets) != 1:
-        raise ValueError(f"a SEG over {len(datasets)} enhanced images is not supported")
+        return None
     return datasets, sorted(range(len(frames)), key=lambda k: frames[k].index or 0)
 
 
@@ -90,7 +92,7 @@ def _source_from_volume(image: sitk.Image, study: Study) -> list[pydicom.Dataset
         ds.PatientName, ds.PatientID, ds.PatientBirthDate, ds.PatientSex = "Anonymous", study.id[:16], "", ""
         ds.StudyID, ds.StudyDate, ds.StudyTime, ds.AccessionNumber, ds.ReferringPhysicianName = "1", "", "", "", ""
         ds.Modality, ds.SeriesNumber, ds.InstanceNumber = study.modality, 1, k + 1
-        ds.SeriesDescription = f"{study.name} (derived from NIfTI)"
+        ds.SeriesDescription = f"{study.name} (derived from {'NIfTI' if study.source_format != 'dicom' else 'its DICOM'})"
         ds.ImageOrientationPatient = iop
         ds.ImagePositionPatient = list(image.TransformIndexToPhysicalPoint((0, 0, k)))
         ds.PixelSpacing = [image.GetSpacing()[1], image.GetSpacing()[0]]
@@ -122,8 +124,9 @@ def mask_to_dicom_seg_with_sources(study: Study, mask: Mask, project: Project) -
         store = get_store()
         mask_img = sitk.ReadImage(str(store.get_to_path(mask.key, tmp / "mask.nii.gz")))
         labels = sitk.GetArrayFromImage(mask_img).astype(np.uint8)  # (z, y, x), z = third voxel axis
-        if study.source_format == "dicom":
-            sources, slice_of_frame = _source_from_dicom(study, tmp)
+        own = _source_from_dicom(study, tmp) if study.source_format == "dicom" else None
+        if own is not None:
+            sources, slice_of_frame = own
         else:
             vol = sitk.ReadImage(str(store.get_to_path(study.volume_key, tmp / "volume.nii.gz")))
             sources = _source_from_volume(vol, study)
@@ -155,7 +158,7 @@ def mask_to_dicom_seg_with_sources(study: Study, mask: Mask, project: Project) -
         )
         buf = io.BytesIO()
         seg.save_as(buf)
-        derived = [] if study.source_format == "dicom" else [_part10(ds) for ds in sources]
+        derived = [] if own is not None else [_part10(ds) for ds in sources]
         return buf.getvalue(), derived
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

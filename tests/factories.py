@@ -91,15 +91,16 @@ def retag(parts: list[bytes], **attributes: object) -> list[bytes]:
     return out
 
 
-def enhanced_mr(parts: list[bytes]) -> bytes:
+def enhanced_mr(parts: list[bytes], series_uid: str | None = None) -> bytes:
     """Single-frame MR instances as one enhanced multi-frame image (highdicom's legacy
-    conversion: per-frame positions, shared orientation, pixel measures and rescale)."""
+    conversion: per-frame positions, shared orientation, pixel measures and rescale), in a new
+    series or in ``series_uid``."""
     import highdicom as hd
     import pydicom
 
     datasets = [pydicom.dcmread(io.BytesIO(p)) for p in parts]
     image = hd.legacy.LegacyConvertedEnhancedMRImage(
-        datasets, series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(), instance_number=1
+        datasets, series_instance_uid=series_uid or hd.UID(), series_number=2, sop_instance_uid=hd.UID(), instance_number=1
     )
     buf = io.BytesIO()
     image.save_as(buf)

@@ -58,20 +58,27 @@ def test_dicom_seg_frames_match_mask(sqlite_env: dict, tmp_path: Path, source: s
     assert per_slice == sorted(int((labels[:, :, z] > 0).sum()) for z in range(labels.shape[2]) if (labels[:, :, z] > 0).any())
 
 
-@pytest.mark.parametrize("upload", ["with a localizer", "enhanced"])
+@pytest.mark.parametrize("upload", ["with a localizer", "enhanced", "two enhanced"])
 def test_dicom_seg_frames_lie_on_their_mask_slices(sqlite_env: dict, tmp_path: Path, upload: str) -> None:
     # given: a DICOM study read without its localizer, or from one enhanced image whose frames
-    # run from the last slice to the first
+    # run from the last slice to the first, or from two enhanced images of one series (the SEG
+    # then refers to a derived series on the study's grid, as for a NIfTI upload)
     series = f.dicom_series(n=4, rows=10, cols=12, series_uid="1.2.826.0.1.3680043.8.498.81")
     if upload == "enhanced":
         files = [("enhanced.dcm", f.enhanced_mr(series))]
+    elif upload == "two enhanced":
+        uid = "1.2.826.0.1.3680043.8.498.82"
+        files = [("a.dcm", f.enhanced_mr(series[:2], uid)), ("b.dcm", f.enhanced_mr(series[2:], uid))]
     else:
         scout = f.retag(series[:1], ImageType=["ORIGINAL", "PRIMARY", "LOCALIZER"], SOPInstanceUID="1.2.3.4.5",
                         ImageOrientationPatient=[0.0, 1.0, 0.0, 0.0, 0.0, -1.0], ImagePositionPatient=[0, -50, 60])
         files = [("scout.dcm", scout[0])] + [(f"{i}.dcm", b) for i, b in enumerate(series)]
     study, mask, project, labels = _study_with_mask(tmp_path, files)
     # when
-    seg = pydicom.dcmread(__import__("io").BytesIO(export.mask_to_dicom_seg(study, mask, project)))
+    seg_bytes, derived = export.mask_to_dicom_seg_with_sources(study, mask, project)
+    seg = pydicom.dcmread(__import__("io").BytesIO(seg_bytes))
+    # a PACS gets the derived series with the SEG exactly when the SEG refers to one
+    assert len(derived) == (4 if upload == "two enhanced" else 0)
     # then: each SEG frame carries the mask's organ on the slice at the frame's position (z = 3 k)
     frames = seg.pixel_array.reshape(-1, 10, 12)
     label_of = {1: 1, 2: 3}  # segment number -> label value
