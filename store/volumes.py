@@ -160,7 +160,7 @@ def _read_dicom_series(files: list[Path], name: str, out_dir: Path, modality: st
     head = pydicom.dcmread(str(series_files[0]), stop_before_pixels=True)
     instance_uids = set()
     for f in series_files:
-        ds = pydicom.dcmread(str(f), stop_before_pixels=False)
+        ds = pydicom.dcmread(str(f), defer_size=1024)  # tags only: the pixels are read once, below
         if "PixelData" not in ds:
             raise BadInput(
                 f"DICOM file '{f.name.split('_', 1)[-1]}' has no pixel data; upload the image series, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -24,7 +23,7 @@ from store.models import Job, Mask, Model, Project, Study, new_id, utcnow
 from store.queue import enqueue_job
 from store.settings import get_settings
 from store.storage import get_store
-from store.volumes import save_label_map
+from store.volumes import save_label_map, sha256_files
 from store.webhooks import job_finished
 from worker.progress import JobReporter
 
@@ -588,7 +587,7 @@ def _rank(job_id: str, work: Path, reporter: JobReporter) -> None:
             if not readable:
                 path.unlink(missing_ok=True)
         done = (i + 1) / len(todo)
-        outcome = "could not be read" if not_ranked and not_ranked[-1]["study_id"] == info["study_id"] else "read"
+        outcome = "read" if readable else "could not be read"
         reporter.report("load", done, eta_s=(time.monotonic() - t0) / done * (1 - done), force=True,
                         message=f"{i + 1}/{len(todo)}: {info['name']} {outcome}")
     if len(paths) < exemplars.MIN_STUDIES:
@@ -652,10 +651,7 @@ def _export(job_id: str, work: Path, reporter: JobReporter) -> None:
         raise Cancelled("cancelled before the zip was started")
     dest = cohort.write_zip(project, table, fmt, work / "export.zip", progress=progress)
     size = dest.stat().st_size
-    digest = hashlib.sha256()
-    with open(dest, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(chunk)
+    digest = sha256_files([dest])
     reporter.span = (0.95, 1.0)
     reporter.report("store", 0.0, force=True, message=f"storing the zip ({size / 1e6:.1f} MB)")
     if reporter.should_stop():
@@ -665,6 +661,6 @@ def _export(job_id: str, work: Path, reporter: JobReporter) -> None:
         job = s.get(Job, job_id)
         assert job is not None
         job.metrics = {**(job.metrics or {}),
-                       **cohort.export_document(project, table, fmt, size, digest.hexdigest())}
+                       **cohort.export_document(project, table, fmt, size, digest)}
     reporter.report("store", 1.0, force=True,
                     message=f"{n_masks} masks, {size / 1e6:.1f} MB: GET /api/v1/jobs/{job_id}/download")
