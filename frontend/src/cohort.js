@@ -10,7 +10,7 @@ import { WHY, isLiveRank, notRankedText, rankButtonText, rankCandidates, ranking
 import {
   EXPORT_RULE, FORMAT_NAMES, exportButtonText, exportMode, isLiveExport, readyExports, readyLinkText, withFollowed,
 } from './cohortexport.js'
-import { followJob, refreshJobs } from './training.js'
+import { startJob } from './training.js'
 
 // ---------------------------------------------------------------- upload
 export const dz = $('#dropzone')
@@ -118,13 +118,8 @@ export async function rankStudies() {
   if (!pid) return
   const sample = rankCandidates(state.studies)
   const body = sample ? { kind: 'rank', study_ids: sample.ids } : { kind: 'rank' }
-  const job = await guarded('Ranking the studies', () =>
-    api.post(`${P(pid)}/jobs`, body, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
-  )
-  if (!job) return
-  showMessage(`Ranking the studies${sample ? ` (${sample.note})` : ''}: each is registered onto a few others, which takes a few seconds per pair (progress on the button and in the Training tab).`, 'ok')
-  followJob(job)
-  refreshJobs(false)
+  await startJob('Ranking the studies', body,
+    `Ranking the studies${sample ? ` (${sample.note})` : ''}: each is registered onto a few others, which takes a few seconds per pair (progress on the button and in the Training tab).`)
 }
 $('#rank-studies').addEventListener('click', () => rankStudies())
 
@@ -186,15 +181,10 @@ $('#export-volumes').addEventListener('click', () => exportCohort('csv'))
 export async function prepareExport(format) {
   const pid = state.project?.id
   if (!pid) return
-  const job = await guarded(`Preparing the ${FORMAT_NAMES[format]} zip`, () =>
-    api.post(`${P(pid)}/jobs`, { kind: 'export', format }, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
-  )
-  if (!job) return
-  showMessage(`Preparing every mask as ${FORMAT_NAMES[format]} in the background: progress on the button; `
-    + 'a download link appears under it when the zip is ready.', 'ok')
-  state.jobs = withFollowed(state.jobs, job)
-  followJob(job)
-  refreshJobs(false)
+  await startJob(`Preparing the ${FORMAT_NAMES[format]} zip`, { kind: 'export', format },
+    `Preparing every mask as ${FORMAT_NAMES[format]} in the background: progress on the button; `
+    + 'a download link appears under it when the zip is ready.',
+    (job) => { state.jobs = withFollowed(state.jobs, job) })
 }
 
 /** A prepared zip, from the export job that made it. */

@@ -5,7 +5,7 @@ import * as api from './api.js'
 import { fromRegistrationText, notLearnedText, trainingSummary } from './guidance.js'
 import { $, h, P, state, showMessage, guarded, fmtDate, short } from './ui.js'
 import { fmtDice, notScoredLines, organRows, studyRows, summaryText } from './evaluation.js'
-import { followJob, refreshJobs } from './training.js'
+import { startJob } from './training.js'
 
 // ---------------------------------------------------------------- models
 export async function refreshModels() {
@@ -70,14 +70,8 @@ export function renderModels() {
 
 // ---------------------------------------------------------------- evaluations
 export async function evaluateModel(m) {
-  const pid = state.project.id
-  const job = await guarded('Starting the evaluation', () =>
-    api.post(`${P(pid)}/jobs`, { kind: 'evaluate', model_id: m.id }, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
-  )
-  if (!job) return
-  showMessage(`Measuring model ${short(m.id)} on the reference masks (progress in the Training tab).`, 'ok')
-  followJob(job)
-  refreshJobs(false)
+  await startJob('Starting the evaluation', { kind: 'evaluate', model_id: m.id },
+    `Measuring model ${short(m.id)} on the reference masks (progress in the Training tab).`)
 }
 
 // while an evaluate job runs, its model's Evaluate button shows the progress

@@ -57,28 +57,33 @@ export function renderJobs() {
     : 'No exemplar yet: open a study in the viewer, paint it and save the annotation first.'
 }
 
-$('#train-start').addEventListener('click', async () => {
-  const preset = $('#preset').value
-  const job = await guarded('Starting the training', () =>
-    api.post(`${P(state.project.id)}/jobs`, { kind: 'train', preset }, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
+/**
+ * Start a job of the open project (`body`: the POST .../jobs body; one Idempotency-Key per
+ * click), say `message` when it is accepted, let `onStarted(job)` see it, then follow it here
+ * (the job card) and refresh the job list. Returns the job, or null when it was refused (the
+ * refusal is shown under `what`).
+ */
+export async function startJob(what, body, message = '', onStarted = null) {
+  const job = await guarded(what, () =>
+    api.post(`${P(state.project.id)}/jobs`, body, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
   )
-  if (job) {
-    showMessage(`Training (${preset}) started.`, 'ok')
-    followJob(job)
-    refreshJobs(false)
-  }
+  if (!job) return null
+  if (message) showMessage(message, 'ok')
+  onStarted?.(job)
+  followJob(job)
+  refreshJobs(false)
+  return job
+}
+
+$('#train-start').addEventListener('click', () => {
+  const preset = $('#preset').value
+  startJob('Starting the training', { kind: 'train', preset }, `Training (${preset}) started.`)
 })
 
-$('#infer-start').addEventListener('click', async () => {
+$('#infer-start').addEventListener('click', () => {
   const ids = state.studies.map((s) => s.id)
   if (!ids.length) return showMessage('Upload studies first.', 'error')
-  const job = await guarded('Starting the segmentation', () =>
-    api.post(`${P(state.project.id)}/jobs`, { kind: 'infer', study_ids: ids }, { headers: { 'Idempotency-Key': crypto.randomUUID() } }),
-  )
-  if (job) {
-    followJob(job)
-    refreshJobs(false)
-  }
+  startJob('Starting the segmentation', { kind: 'infer', study_ids: ids })
 })
 
 $('#job-cancel').addEventListener('click', async () => {

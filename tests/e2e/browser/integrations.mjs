@@ -11,12 +11,11 @@
 
 import fs from 'node:fs'
 import path from 'node:path'
-import { launchChromium } from './chromium.mjs'
+import { runScript } from './chromium.mjs'
 import readline from 'node:readline'
 
 const E = process.env
 const BASE = E.ELSNET_URL
-const out = { dialogs: [] }
 
 const stdin = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 async function checkpoint(name, data) {
@@ -64,8 +63,8 @@ async function refusedHook(page, url) {
   return text
 }
 
-const browser = await launchChromium()
-try {
+await runScript(async (browser, out) => {
+  out.dialogs = []
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
   page.on('pageerror', (e) => console.error('page error:', e.message))
   page.on('dialog', (d) => {
@@ -198,11 +197,5 @@ try {
   out.audit_revokes = await page.locator('#audit-table tbody tr').evaluateAll((rs) => rs.map((r) => r.innerText))
   await page.locator('#audit-card').scrollIntoViewIfNeeded()
   await shot(page, '12_audit_trail', true)
-} catch (e) {
-  out.error = String(e)
-  process.exitCode = 1
-} finally {
-  await browser.close()
-  console.log(JSON.stringify(out))
-  process.exit()
-}
+})
+process.exit() // the checkpoints' stdin would keep the process alive
