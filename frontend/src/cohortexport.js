@@ -4,6 +4,8 @@
 // - prepared: POST /api/v1/projects/{id}/jobs {"kind": "export", "format"} (a job with progress),
 //   then GET /api/v1/jobs/{job_id}/download until the zip expires (metrics.expires_at).
 
+import { isLiveJob } from './jobstate.js'
+
 /** The largest cohort whose NIfTI masks the page downloads directly (above: an export job). */
 export const DIRECT_MAX_STUDIES = 20
 
@@ -23,7 +25,7 @@ const formatOf = (job) => job?.format ?? job?.metrics?.format ?? null
 
 /** Whether `job` is an export job that has not ended (of `format`, when given). */
 export function isLiveExport(job, format) {
-  if (job?.kind !== 'export' || !['queued', 'running'].includes(job.state)) return false
+  if (!isLiveJob(job, 'export')) return false
   return !format || formatOf(job) === format
 }
 

@@ -2,6 +2,8 @@
 // node tests in test/exemplar.test.js). Shape: docs/API.md, "Which study to annotate"
 // (GET /api/v1/projects/{id}/exemplar-ranking, made by a {"kind": "rank"} job).
 
+import { isLiveJob } from './jobstate.js'
+
 /** Why the suggested study: the one line the cohort card shows under the ranking. */
 export const WHY = 'its image maps best onto the other studies by registration; on our benchmark packs this rule never picked a below-median exemplar'
 
@@ -60,7 +62,7 @@ export function rankingLines(ranking, studies) {
 
 /** Whether `job` is a rank job that has not ended. */
 export function isLiveRank(job) {
-  return job?.kind === 'rank' && ['queued', 'running'].includes(job.state)
+  return isLiveJob(job, 'rank')
 }
 
 /** The text of the "Which study to annotate?" button: its progress while a rank job runs. */

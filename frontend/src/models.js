@@ -6,6 +6,7 @@ import { fromRegistrationText, notLearnedText, trainingSummary } from './guidanc
 import { $, h, P, state, showMessage, guarded, fmtDate, short } from './ui.js'
 import { fmtDice, notScoredLines, organRows, studyRows, summaryText } from './evaluation.js'
 import { startJob } from './training.js'
+import { isLiveJob } from './jobstate.js'
 
 // ---------------------------------------------------------------- models
 export async function refreshModels() {
@@ -77,7 +78,7 @@ export async function evaluateModel(m) {
 // while an evaluate job runs, its model's Evaluate button shows the progress
 function showEvaluationProgress(job) {
   for (const b of document.querySelectorAll('#models-table button.evaluate')) {
-    const live = job?.kind === 'evaluate' && job.model_id === b.dataset.modelId && ['queued', 'running'].includes(job.state)
+    const live = isLiveJob(job, 'evaluate') && job.model_id === b.dataset.modelId
     b.disabled = live
     b.textContent = live ? `Evaluating… ${Math.round((job.progress ?? 0) * 100)} %` : 'Evaluate'
   }
